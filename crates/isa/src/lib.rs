@@ -1,0 +1,16 @@
+//! The eBPF instruction set as RFC 9669 defines it, with the Linux
+//! extensions clang emits: typed instructions ([`Insn`]), strict decoding
+//! and encoding ([`codec`]), an assembler ([`asm`]) and a disassembler
+//! ([`disasm`]) speaking the C-like syntax of llvm-objdump and the kernel
+//! verifier log.
+//!
+//! This crate knows nothing of maps, helpers or execution; it has no
+//! `unsafe` code.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod insn;
+pub mod opcode;
+
+pub use codec::{DecodeError, DecodeErrorKind, RawInsn, decode, decode_raw, encode, encode_raw};
+pub use insn::{AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width};
