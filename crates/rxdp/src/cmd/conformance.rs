@@ -1,0 +1,115 @@
+//! `rxdp conformance-plugin`: the plugin protocol of the bpf_conformance
+//! suite. The program arrives on stdin as one line of hex bytes, the
+//! memory (if the test has one) as the first argument; the program runs
+//! with r1 pointing to a writable copy of the memory and r2 holding its
+//! length, helper 5 returns its first argument, and r0 is printed in hex.
+//! A program that fails the checks or the run exits non-zero with the
+//! reason on stdout, where the suite looks for it.
+
+use crate::error::{CliError, CliResult, usage};
+use crate::input::parse_hex;
+use crate::cmd::test_run::EngineArg;
+use anyhow::Context;
+use rxdp_interp::{Env, HelperError, Interpreter, Region, RegionKind, Stack};
+use rxdp_isa::Size;
+use rxdp_verifier::{CtxAccess, MapResolver, ProgramType};
+use std::io::Read;
+
+/// Arguments of `rxdp conformance-plugin`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The memory the program gets in r1, as hex bytes.
+    memory: Option<String>,
+    /// The engine.
+    #[arg(long, value_enum, default_value_t = EngineArg::Checked)]
+    engine: EngineArg,
+}
+
+/// The program type of the conformance suite: r1 is plain memory, not a
+/// context, so nothing is rewritten.
+struct RawMemory;
+
+impl ProgramType for RawMemory {
+    fn name(&self) -> &'static str {
+        "raw memory"
+    }
+
+    fn has_context(&self) -> bool {
+        false
+    }
+
+    fn context_access(&self, off: i32, size: Size, _write: bool) -> Result<CtxAccess, String> {
+        Err(format!("no context: access off={off} size={}", size.bytes()))
+    }
+}
+
+/// The conformance suite declares no maps.
+struct NoMaps;
+
+impl MapResolver for NoMaps {
+    fn resolve(&self, index: u32, _value_off: Option<u32>) -> Result<u64, String> {
+        Err(format!("map {index}: conformance programs have no maps"))
+    }
+}
+
+/// The suite's world: one block of memory and helper 5.
+struct ConformanceEnv {
+    mem: Vec<u8>,
+}
+
+impl Env for ConformanceEnv {
+    fn call_helper(&mut self, id: u32, args: [u64; 5], _grant: &mut dyn FnMut(Region)) -> Result<u64, HelperError> {
+        match id {
+            5 => Ok(args[0]),
+            _ => Err(HelperError::new(format!("helper {id} does not exist in the conformance suite"))),
+        }
+    }
+
+    fn regions(&self, out: &mut Vec<Region>) {
+        out.push(Region {
+            start: self.mem.as_ptr() as u64,
+            len: self.mem.len() as u64,
+            writable: true,
+            kind: RegionKind::Memory,
+        });
+    }
+
+    fn legacy_packet(&self) -> Option<(u64, u64)> {
+        Some((self.mem.as_ptr() as u64, self.mem.len() as u64))
+    }
+}
+
+fn fail(reason: impl std::fmt::Display) -> CliError {
+    println!("{reason}");
+    CliError::Silent(1)
+}
+
+/// Runs one conformance test.
+pub(crate) fn run(a: Args) -> CliResult {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_to_string(&mut line)
+        .context("cannot read the program from stdin")
+        .map_err(usage)?;
+    let code = parse_hex("program", &line)?;
+    let mem = match &a.memory {
+        Some(m) => parse_hex("memory", m)?,
+        None => Vec::new(),
+    };
+    let insns = rxdp_isa::decode(&code).map_err(fail)?;
+    let verified = rxdp_verifier::verify(&insns, &RawMemory, &NoMaps).map_err(fail)?;
+    let interp = Interpreter::new(&verified.insns).map_err(fail)?;
+    let mut env = ConformanceEnv { mem };
+    let mut stack = Stack::new();
+    let r1 = if env.mem.is_empty() { 0 } else { env.mem.as_mut_ptr() as u64 };
+    let r2 = env.mem.len() as u64;
+    let result = match a.engine {
+        EngineArg::Checked => interp.run_checked_with_args(&[r1, r2], &mut stack, &mut env),
+        // SAFETY: the conformance suite's programs are trusted test
+        // inputs, run on request with the unchecked engine.
+        EngineArg::Interp => unsafe { interp.run_with_args(&[r1, r2], &mut stack, &mut env) },
+    };
+    let r0 = result.map_err(fail)?;
+    println!("{r0:x}");
+    Ok(())
+}

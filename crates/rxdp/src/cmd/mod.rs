@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub(crate) mod asm;
+pub(crate) mod conformance;
+pub(crate) mod test_run;
+pub(crate) mod verify;

@@ -1,0 +1,99 @@
+//! `rxdp test-run`: the counterpart of BPF_PROG_TEST_RUN.
+
+use crate::error::{CliResult, program, usage};
+use crate::input::{hex, read_packet, read_program};
+use clap::ValueEnum;
+use rxdp_xdp::{Engine, TestRunOpts, XdpProgram};
+use std::path::PathBuf;
+
+/// Engines selectable on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum EngineArg {
+    /// The fast interpreter (trusts the program: see `--help`).
+    Interp,
+    /// The checked interpreter, the reference: every access is checked.
+    Checked,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Engine {
+        match e {
+            EngineArg::Interp => Engine::Interp,
+            EngineArg::Checked => Engine::Checked,
+        }
+    }
+}
+
+/// Arguments of `rxdp test-run`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The program: assembly (.s) or raw bytecode (.bin).
+    prog: PathBuf,
+    /// The packet as hex bytes (default: a built-in 64-byte IPv4/UDP packet).
+    #[arg(long)]
+    data: Option<String>,
+    /// A file holding the packet's raw bytes.
+    #[arg(long, value_name = "FILE")]
+    data_file: Option<PathBuf>,
+    /// How many times to run the program on the packet.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// The engine. `interp` runs without run-time checks; until rxdp's full
+    /// verifier lands it only runs programs you trust, and says so.
+    #[arg(long, value_enum, default_value_t = EngineArg::Checked)]
+    engine: EngineArg,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `rxdp test-run`.
+pub(crate) fn run(a: Args) -> CliResult {
+    let packet = read_packet(a.data.as_deref(), a.data_file.as_deref())?;
+    if let Err(e) = rxdp_xdp::XdpBuff::new(&packet, 1, 0) {
+        return Err(usage(e));
+    }
+    let src = read_program(&a.prog)?;
+    let mut prog = XdpProgram::load(&src.insns, &src.maps).map_err(program)?;
+    let engine = Engine::from(a.engine);
+    if engine != Engine::Checked {
+        eprintln!(
+            "rxdp: warning: the {} engine runs without run-time checks and rxdp's verifier \
+             only checks program structure so far: running {} as trusted",
+            engine.name(),
+            a.prog.display()
+        );
+        // SAFETY: the user chose an unchecked engine for their own program
+        // and was warned above that nothing proved it safe.
+        unsafe { prog.trust_unverified() };
+    }
+    let opts = TestRunOpts {
+        engine,
+        repeat: a.repeat,
+        ..TestRunOpts::default()
+    };
+    let out = prog.test_run(&packet, &opts).map_err(program)?;
+    if a.json {
+        let v = serde_json::json!({
+            "retval": out.retval,
+            "action": out.action.name(),
+            "data_out": hex(&out.data_out),
+            "duration_ns": out.duration_ns,
+        });
+        println!("{v}");
+    } else {
+        println!("verdict:   {} (retval {})", out.action, out.retval);
+        println!("data_out:  {} bytes", out.data_out.len());
+        for (i, line) in out.data_out.chunks(16).enumerate() {
+            let bytes: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+            println!("  {:04x}  {}", i * 16, bytes.join(" "));
+        }
+        println!(
+            "time:      {} ns per run (mean of {} runs, {} engine)",
+            out.duration_ns,
+            a.repeat,
+            engine.name()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! The maps a loaded program uses, and how programs reach them.
+//!
+//! A `lddw rX, map[i]` is rewritten by the fixup layer into the address of
+//! the `i`-th [`MapRef`] here, so that helpers receive one thin pointer per
+//! map, as kernel helpers receive a `struct bpf_map *`. The table is boxed
+//! so those addresses never move while the program lives.
+
+use rxdp_maps::{Map, MapDef};
+use rxdp_verifier::MapResolver;
+use std::sync::Arc;
+
+/// What a map pointer in a program register points to.
+pub struct MapRef {
+    /// The map.
+    pub map: Arc<dyn Map>,
+    /// The name it was declared with (for messages and dumps).
+    pub name: String,
+    /// Whether programs may write its values (false for `.rodata`).
+    pub writable: bool,
+}
+
+/// The maps of one program, in declaration order.
+#[derive(Default)]
+pub struct MapTable {
+    maps: Vec<Box<MapRef>>,
+}
+
+impl MapTable {
+    /// An empty table.
+    pub fn new() -> MapTable {
+        MapTable::default()
+    }
+
+    /// Adds a map; its index is the number of maps added before it.
+    pub fn push(&mut self, name: &str, map: Arc<dyn Map>, writable: bool) {
+        self.maps.push(Box::new(MapRef {
+            map,
+            name: name.to_string(),
+            writable,
+        }));
+    }
+
+    /// The maps, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &MapRef> {
+        self.maps.iter().map(|m| &**m)
+    }
+
+    /// The map a program register's value points to, if it is one of
+    /// this table's map pointers.
+    pub fn by_addr(&self, addr: u64) -> Option<&MapRef> {
+        self.maps.iter().map(|m| &**m).find(|m| core::ptr::from_ref(*m) as u64 == addr)
+    }
+
+    /// The map with this name.
+    pub fn by_name(&self, name: &str) -> Option<&MapRef> {
+        self.iter().find(|m| m.name == name)
+    }
+
+    /// The definition of map `i`.
+    pub fn def(&self, i: usize) -> Option<&MapDef> {
+        self.maps.get(i).map(|m| m.map.def())
+    }
+}
+
+impl MapResolver for MapTable {
+    fn resolve(&self, index: u32, value_off: Option<u32>) -> Result<u64, String> {
+        let m = self
+            .maps
+            .get(index as usize)
+            .ok_or_else(|| format!("map index {index} out of range: the program has {} maps", self.maps.len()))?;
+        let Some(off) = value_off else {
+            return Ok(core::ptr::from_ref(&**m) as u64);
+        };
+        let def = m.map.def();
+        let base = m
+            .map
+            .direct_value_addr()
+            .ok_or_else(|| format!("map '{}' has no direct value access: only array maps do", m.name))?;
+        if off >= def.value_size {
+            return Err(format!(
+                "direct value offset of {off} is not allowed: map '{}' has values of {} bytes",
+                m.name, def.value_size
+            ));
+        }
+        Ok(base + u64::from(off))
+    }
+}

@@ -1,0 +1,137 @@
+//! Loading an XDP program: structural checks, maps, fixup, and the
+//! engines' preparation, in the order the kernel's `bpf_prog_load` does
+//! them.
+
+use crate::ctx::Xdp;
+use crate::helpers::SUPPORTED;
+use crate::maps::MapTable;
+use rxdp_interp::{Interpreter, PrepareError};
+use rxdp_isa::asm::MapDecl;
+use rxdp_isa::{CallKind, Insn};
+use rxdp_maps::{MapDef, MapError};
+use rxdp_verifier::VerifyError;
+use thiserror::Error;
+
+/// Why a program failed to load.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The verifier rejected it.
+    #[error("{0}")]
+    Verify(#[from] VerifyError),
+    /// One of its maps could not be created.
+    #[error("map '{name}': {source}")]
+    Map {
+        /// The map's name.
+        name: String,
+        /// Why.
+        source: MapError,
+    },
+    /// It calls a helper rxdp does not implement for XDP.
+    #[error("insn {pc}: program calls helper {name} ({id}), which rxdp does not implement for XDP yet")]
+    UnknownHelper {
+        /// The calling instruction.
+        pc: usize,
+        /// The helper id.
+        id: i32,
+        /// The helper's kernel name, or `#id`.
+        name: String,
+    },
+    /// The interpreter could not prepare it.
+    #[error("{0}")]
+    Prepare(#[from] PrepareError),
+}
+
+/// A loaded XDP program with its maps, ready to run.
+pub struct XdpProgram {
+    insns: Vec<Insn>,
+    xlated: Vec<Insn>,
+    maps: MapTable,
+    interp: Interpreter,
+    verified: bool,
+}
+
+impl XdpProgram {
+    /// Loads a program and creates the maps it declares (index `i` of
+    /// `maps` is what `map[i]` pseudo loads refer to).
+    pub fn load(insns: &[Insn], maps: &[MapDecl]) -> Result<XdpProgram, LoadError> {
+        let mut table = MapTable::new();
+        for d in maps {
+            let def = MapDef {
+                map_type: d.map_type,
+                key_size: d.key_size,
+                value_size: d.value_size,
+                max_entries: d.max_entries,
+                flags: d.flags,
+                name: d.name.clone(),
+            };
+            let map = rxdp_maps::create(&def, 1).map_err(|source| LoadError::Map {
+                name: d.name.clone(),
+                source,
+            })?;
+            table.push(&d.name, map, true);
+        }
+        Self::load_with_maps(insns, table)
+    }
+
+    /// Loads a program whose maps already exist.
+    pub fn load_with_maps(insns: &[Insn], maps: MapTable) -> Result<XdpProgram, LoadError> {
+        check_helpers(insns)?;
+        let verified = rxdp_verifier::verify(insns, &Xdp::default(), &maps)?;
+        let interp = Interpreter::new(&verified.insns)?;
+        Ok(XdpProgram {
+            insns: insns.to_vec(),
+            xlated: verified.insns,
+            maps,
+            interp,
+            verified: false,
+        })
+    }
+
+    /// Marks the program as proven safe, allowing the unchecked engines to
+    /// run it.
+    ///
+    /// # Safety
+    /// rxdp's own verifier only checks a program's structure so far; the
+    /// caller promises the program is memory-safe for the XDP program
+    /// type (for instance because the Linux kernel's verifier accepted
+    /// it, or because the user wrote it and accepts the risk).
+    pub unsafe fn trust_unverified(&mut self) {
+        self.verified = true;
+    }
+
+    /// Whether unchecked engines may run the program.
+    pub fn is_trusted(&self) -> bool {
+        self.verified
+    }
+
+    /// The instructions as loaded.
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// The instructions after fixup, as the engines run them.
+    pub fn xlated(&self) -> &[Insn] {
+        &self.xlated
+    }
+
+    /// The program's maps.
+    pub fn maps(&self) -> &MapTable {
+        &self.maps
+    }
+
+    pub(crate) fn interp(&self) -> &Interpreter {
+        &self.interp
+    }
+}
+
+fn check_helpers(insns: &[Insn]) -> Result<(), LoadError> {
+    for (pc, insn) in insns.iter().enumerate() {
+        if let Insn::Call(CallKind::Helper(id)) = *insn {
+            if id < 0 || !SUPPORTED.contains(&(id as u32)) {
+                let name = rxdp_isa::helper::name(id).map_or_else(|| format!("#{id}"), |n| n.to_string());
+                return Err(LoadError::UnknownHelper { pc, id, name });
+            }
+        }
+    }
+    Ok(())
+}
