@@ -1,1 +1,24 @@
-//! placeholder
+//! The running Linux kernel as an oracle for rxdp's tests: programs are
+//! verified by the kernel's verifier and run by `BPF_PROG_TEST_RUN`, maps
+//! are created and edited through bpf(2), so that rxdp's verdicts, output
+//! frames and map contents can be compared with the kernel's.
+//!
+//! Everything goes through the raw system call
+//! (`libc::syscall(SYS_bpf, cmd, &attr, size)`), with the pieces of
+//! `union bpf_attr` laid out as the UAPI header does (module `sys`).
+//! Call [`available`] first: without root (or without a kernel with BPF)
+//! every comparison must be skipped, loudly.
+
+pub mod consts;
+mod error;
+mod map;
+mod probe;
+mod prog;
+mod sys;
+mod verifier_log;
+
+pub use error::{Errno, Error, LoadError, Unavailable};
+pub use map::{Entry, KernelMap, is_percpu, possible_cpus};
+pub use probe::available;
+pub use prog::{KernelProg, LoadOptions, ProgInfo, TestRun, XDP_MAX_FRAME, XDP_MAX_LINEAR};
+pub use verifier_log::VerifierStats;
