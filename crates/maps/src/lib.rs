@@ -1,1 +1,47 @@
-//! placeholder
+//! BPF maps with the kernel's semantics.
+//!
+//! Each map type is its own module behind one trait, [`Map`], as each is its
+//! own file behind `struct bpf_map_ops` in the kernel's kernel/bpf:
+//! [`array`] (arraymap.c: `ARRAY`, `PERCPU_ARRAY`) and [`hashtab`]
+//! (hashtab.c: `HASH`, `PERCPU_HASH`). [`create`] is `BPF_MAP_CREATE`: it
+//! checks a [`MapDef`] and builds the map its type names.
+//!
+//! Programs reach maps through helpers and get raw pointers to values,
+//! which stay valid while the element lives ([`storage`] keeps value memory
+//! in place); errors become the kernel's negative errno values
+//! ([`MapError::errno`]). The control plane copies values in and out.
+//!
+//! Per-CPU means per worker: per-CPU maps are created for a number of CPUs
+//! (datapath workers) and index their values by the worker's CPU number.
+
+pub mod array;
+pub mod def;
+pub mod error;
+pub mod flags;
+pub mod hashtab;
+pub mod map;
+pub mod map_type;
+mod storage;
+
+use std::sync::Arc;
+
+pub use array::ArrayMap;
+pub use def::MapDef;
+pub use error::MapError;
+pub use hashtab::HashTab;
+pub use map::Map;
+
+/// `BPF_MAP_CREATE`: builds the map `def` describes, for `nr_cpus` CPUs
+/// (workers; used by per-CPU maps only).
+///
+/// Fails with the kernel's errors: `-EINVAL` for an unknown or not yet
+/// implemented map type (the message names it) or a definition the type's
+/// `map_alloc_check` refuses, `-E2BIG` for sizes too large, `-ENOMEM` when
+/// memory cannot be had.
+pub fn create(def: &MapDef, nr_cpus: u32) -> Result<Arc<dyn Map>, MapError> {
+    Ok(match def.map_type {
+        map_type::ARRAY | map_type::PERCPU_ARRAY => Arc::new(ArrayMap::new(def, nr_cpus)?),
+        map_type::HASH | map_type::PERCPU_HASH => Arc::new(HashTab::new(def, nr_cpus)?),
+        map_type => return Err(MapError::UnsupportedType { map_type }),
+    })
+}

@@ -1,0 +1,179 @@
+//! Map errors: each is one of the kernel's negative errno values, which is
+//! what a program sees returned from a map helper, plus a message for the
+//! control plane.
+//!
+//! Errors on the datapath (a full map, a missing key) carry no heap data, so
+//! returning them from a helper does not allocate.
+
+use thiserror::Error;
+
+/// The errno values map operations return, as positive numbers
+/// (include/uapi/asm-generic/errno-base.h and errno.h).
+pub mod errno {
+    /// `EPERM`: operation not permitted.
+    pub const EPERM: i32 = 1;
+    /// `ENOENT`: no such element.
+    pub const ENOENT: i32 = 2;
+    /// `E2BIG`: no room for a new element, or a size too large.
+    pub const E2BIG: i32 = 7;
+    /// `ENOMEM`: out of memory.
+    pub const ENOMEM: i32 = 12;
+    /// `EEXIST`: the element exists.
+    pub const EEXIST: i32 = 17;
+    /// `EINVAL`: invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// `EOPNOTSUPP`: the map type does not support the operation.
+    pub const EOPNOTSUPP: i32 = 95;
+}
+
+/// Why a map operation or map creation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MapError {
+    /// The key is not in the map (`-ENOENT`), or iteration has passed the
+    /// last key.
+    #[error("no such element")]
+    NoEntry,
+    /// `BPF_NOEXIST` on a key that exists (`-EEXIST`); on an array every
+    /// key exists.
+    #[error("element exists (BPF_NOEXIST)")]
+    Exists,
+    /// A new element would exceed `max_entries` (`-E2BIG`).
+    #[error("map is full (max_entries {max_entries})")]
+    Full {
+        /// The map's capacity.
+        max_entries: u32,
+    },
+    /// An array index at or past `max_entries` (`-E2BIG`).
+    #[error("index {index} out of range (max_entries {max_entries})")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: u32,
+        /// The array's length.
+        max_entries: u32,
+    },
+    /// Update flags other than one of `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`
+    /// plus optionally `BPF_F_LOCK` (`-EINVAL`).
+    #[error("invalid update flags {flags:#x}")]
+    BadFlags {
+        /// The flags given.
+        flags: u64,
+    },
+    /// `BPF_F_LOCK` on a map whose value has no `bpf_spin_lock` (`-EINVAL`).
+    #[error("BPF_F_LOCK given but the map value has no bpf_spin_lock")]
+    LockWithoutSpinLock,
+    /// Deleting from an array, whose elements always exist (`-EINVAL`).
+    #[error("array elements cannot be deleted")]
+    ArrayDelete,
+    /// A key of the wrong length from the control plane (`-EINVAL`).
+    #[error("key is {got} bytes, the map's key_size is {expected}")]
+    KeySize {
+        /// The map's key size.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A value of the wrong length from the control plane (`-EINVAL`).
+    #[error("value is {got} bytes, expected {expected}")]
+    ValueSize {
+        /// The length the operation needs.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A CPU (worker) index at or past the map's CPU count (`-EINVAL`).
+    #[error("cpu {cpu} out of range (the map has {nr_cpus} cpus)")]
+    BadCpu {
+        /// The CPU asked for.
+        cpu: u32,
+        /// The map's CPU count.
+        nr_cpus: u32,
+    },
+    /// A write from the control plane to a `BPF_F_RDONLY` map (`-EPERM`).
+    #[error("map is read-only for the control plane (BPF_F_RDONLY)")]
+    ReadOnly,
+    /// The map type does not implement this operation (`-EOPNOTSUPP`).
+    #[error("operation not supported by this map type")]
+    OpNotSupported,
+    /// A map type rxdp does not implement yet (`-EINVAL`, as the kernel
+    /// answers for a type it was built without).
+    #[error("map type {} is not supported yet", crate::map_type::describe(*.map_type))]
+    UnsupportedType {
+        /// The `BPF_MAP_TYPE_*` number.
+        map_type: u32,
+    },
+    /// A map definition the kernel refuses with `-EINVAL`; the message
+    /// names the field.
+    #[error("invalid map definition for {name:?}: {reason}")]
+    InvalidDef {
+        /// The map's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A map definition whose sizes the kernel refuses with `-E2BIG`.
+    #[error("map definition for {name:?} too big: {reason}")]
+    DefTooBig {
+        /// The map's name.
+        name: String,
+        /// What is too big.
+        reason: String,
+    },
+    /// The map's memory could not be allocated (`-ENOMEM`).
+    #[error("cannot allocate {bytes} bytes for map {name:?}")]
+    NoMemory {
+        /// The map's name.
+        name: String,
+        /// The size asked for.
+        bytes: u64,
+    },
+}
+
+impl MapError {
+    /// The negative errno a program sees from a map helper, or the control
+    /// plane from `bpf(2)`: `-ENOENT` is `-2`.
+    pub fn errno(&self) -> i32 {
+        use errno::*;
+        -match self {
+            Self::NoEntry => ENOENT,
+            Self::Exists => EEXIST,
+            Self::Full { .. } | Self::IndexOutOfRange { .. } | Self::DefTooBig { .. } => E2BIG,
+            Self::BadFlags { .. }
+            | Self::LockWithoutSpinLock
+            | Self::ArrayDelete
+            | Self::KeySize { .. }
+            | Self::ValueSize { .. }
+            | Self::BadCpu { .. }
+            | Self::UnsupportedType { .. }
+            | Self::InvalidDef { .. } => EINVAL,
+            Self::ReadOnly => EPERM,
+            Self::OpNotSupported => EOPNOTSUPP,
+            Self::NoMemory { .. } => ENOMEM,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_values_are_the_kernels() {
+        assert_eq!(MapError::NoEntry.errno(), -2);
+        assert_eq!(MapError::Exists.errno(), -17);
+        assert_eq!(MapError::Full { max_entries: 1 }.errno(), -7);
+        assert_eq!(MapError::BadFlags { flags: 3 }.errno(), -22);
+        assert_eq!(MapError::ReadOnly.errno(), -1);
+        let oom = MapError::NoMemory {
+            name: "m".into(),
+            bytes: 1,
+        };
+        assert_eq!(oom.errno(), -12);
+    }
+
+    #[test]
+    fn unsupported_type_message_names_the_type() {
+        let e = MapError::UnsupportedType { map_type: 11 };
+        assert_eq!(e.to_string(), "map type lpm_trie (11) is not supported yet");
+        assert_eq!(e.errno(), -22);
+    }
+}

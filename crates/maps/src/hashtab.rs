@@ -1,0 +1,452 @@
+//! `BPF_MAP_TYPE_HASH` and `BPF_MAP_TYPE_PERCPU_HASH`, after the kernel's
+//! kernel/bpf/hashtab.c.
+//!
+//! Semantics, as in the kernel: `BPF_NOEXIST` on an existing key fails with
+//! `-EEXIST`, `BPF_EXIST` on a missing key with `-ENOENT`, a new key in a
+//! map holding `max_entries` elements with `-E2BIG` (replacing an existing
+//! key in a full map succeeds), deleting a missing key with `-ENOENT`.
+//!
+//! Elements live in value slots of a [`ValueArena`], whose addresses never
+//! change, found through an index from key to slot under a reader-writer
+//! lock. Updating an existing key of a plain hash map does what the kernel
+//! does: it fills a fresh slot and swaps the index to it, so a concurrent
+//! reader sees the old value or the new one, never half of each; the old
+//! slot is retired. Per-CPU hash maps update in place, as the kernel does
+//! (each CPU writes only its own copy).
+//!
+//! Grace period (not yet): a retired slot (deleted or replaced element) is
+//! put back on the free list at once, in [`Table::retire`]. A program that
+//! looked the element up before may still be using its pointer; the kernel
+//! frees the element only after an RCU grace period. rxdp's grace-period
+//! mechanism (workers passing quiescent points, see the design) will defer
+//! `retire` until every worker has passed one. Until then the free list is
+//! first-in first-out, so a retired slot is reused as late as possible.
+//!
+//! Differences a program cannot see: slots are allocated in chunks as the
+//! map fills rather than all at creation (`BPF_F_NO_PREALLOC` changes
+//! nothing), and `get_next_key` walks keys in insertion order (a replaced
+//! element keeps its place) where the kernel walks hash buckets.
+
+use std::any::Any;
+use std::collections::{HashMap as IndexMap, VecDeque};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::array::PCPU_MIN_UNIT_SIZE;
+use crate::def::MapDef;
+use crate::error::MapError;
+use crate::flags::{
+    BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_ZERO_SEED,
+    BPF_NOEXIST,
+};
+use crate::map::Map;
+use crate::map_type;
+use crate::storage::ValueArena;
+
+/// The kernel's `KMALLOC_MAX_SIZE` on x86-64 (4 KiB pages, page order 10).
+const KMALLOC_MAX_SIZE: u64 = 4 << 20;
+/// The size of the kernel's `struct htab_elem` header on x86-64, which
+/// `htab_map_alloc_check` subtracts from `KMALLOC_MAX_SIZE`.
+const HTAB_ELEM_HEADER: u64 = 48;
+/// Bytes of values allocated at a time, per CPU.
+const CHUNK_BYTES: usize = 64 << 10;
+/// "No slot" in the iteration links.
+const NIL: u32 = u32::MAX;
+
+/// A hash map, plain or per-CPU.
+#[derive(Debug)]
+pub struct HashTab {
+    def: MapDef,
+    percpu: bool,
+    /// CPUs with their own copy: `nr_cpus` for per-CPU maps, else 1.
+    planes: u32,
+    table: RwLock<Table>,
+}
+
+/// Where an update's value comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A program's `value_size` bytes for one CPU's copy (plane).
+    OneCpu { value: &'a [u8], plane: usize },
+    /// The control plane's buffer: `value_size` bytes for a plain map, every
+    /// CPU's 8-byte-rounded copy for a per-CPU map.
+    AllCpus(&'a [u8]),
+}
+
+/// What a slot holds, beside its value.
+#[derive(Debug, Default)]
+struct SlotMeta {
+    /// The element's key; empty while the slot is free.
+    key: Box<[u8]>,
+    /// The slots before and after this one in iteration order.
+    prev: u32,
+    next: u32,
+}
+
+/// The mutable state behind the lock.
+#[derive(Debug)]
+struct Table {
+    /// Key to slot, for every live element.
+    index: IndexMap<Box<[u8]>, u32>,
+    /// One entry per slot handed out so far (live or free).
+    slots: Vec<SlotMeta>,
+    /// Ends of the iteration list of live slots.
+    head: u32,
+    tail: u32,
+    /// Retired slots, reused oldest first.
+    free: VecDeque<u32>,
+    values: ValueArena,
+}
+
+impl HashTab {
+    /// Creates a hash map (`def.map_type` is `HASH` or `PERCPU_HASH`) with
+    /// the kernel's `htab_map_alloc_check` rules; `nr_cpus` matters for
+    /// per-CPU maps only.
+    pub fn new(def: &MapDef, nr_cpus: u32) -> Result<Self, MapError> {
+        let percpu = match def.map_type {
+            map_type::HASH => false,
+            map_type::PERCPU_HASH => true,
+            other => {
+                return Err(def.invalid(format!("{} is not a hash map", map_type::describe(other))));
+            }
+        };
+        check_def(def, percpu, nr_cpus)?;
+        let planes = if percpu { nr_cpus } else { 1 };
+        let stride = def.value_stride();
+        // One more slot than max_entries: replacing an element in a full
+        // map needs a fresh slot before the old one is retired.
+        let most_slots = def.max_entries as usize + 1;
+        let per_chunk = (CHUNK_BYTES / stride).clamp(1, most_slots);
+        let values = ValueArena::new(stride, planes as usize, per_chunk).map_err(|e| {
+            MapError::NoMemory {
+                name: def.name.clone(),
+                bytes: e.bytes,
+            }
+        })?;
+        Ok(Self {
+            def: def.clone(),
+            percpu,
+            planes,
+            table: RwLock::new(Table {
+                index: IndexMap::new(),
+                slots: Vec::new(),
+                head: NIL,
+                tail: NIL,
+                free: VecDeque::new(),
+                values,
+            }),
+        })
+    }
+
+    /// The number of elements in the map.
+    pub fn len(&self) -> usize {
+        self.read().index.len()
+    }
+
+    /// Whether the map has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Table> {
+        // No code panics while holding the lock; if one did, the table is
+        // still consistent between operations, so poisoning is ignored.
+        self.table.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The checks of `htab_map_update_elem` that come before the element
+    /// is looked up: unknown flags, then `BPF_F_LOCK`.
+    fn check_flags(&self, flags: u64) -> Result<(), MapError> {
+        // Per-CPU maps accept no BPF_F_LOCK at all (flags > BPF_EXIST).
+        let lock_ok = if self.percpu { 0 } else { BPF_F_LOCK };
+        if flags & !lock_ok > BPF_EXIST {
+            return Err(MapError::BadFlags { flags });
+        }
+        if flags & BPF_F_LOCK != 0 {
+            return Err(MapError::LockWithoutSpinLock);
+        }
+        Ok(())
+    }
+
+    /// The common body of program and control-plane updates.
+    fn update_elem(&self, key: &[u8], src: Source<'_>, flags: u64) -> Result<(), MapError> {
+        self.def.check_key(key)?;
+        let mut table = self.write();
+        let old = table.index.get(key).copied();
+        match (old, flags & !BPF_F_LOCK) {
+            (Some(_), BPF_NOEXIST) => return Err(MapError::Exists),
+            (None, BPF_EXIST) => return Err(MapError::NoEntry),
+            _ => {}
+        }
+        match old {
+            Some(slot) if self.percpu => {
+                table.write_value(slot, src, false);
+                Ok(())
+            }
+            Some(old) => {
+                let new = self.alloc_slot(&mut table)?;
+                table.write_value(new, src, true);
+                table.replace(old, new);
+                Ok(())
+            }
+            None => {
+                if table.index.len() >= self.def.max_entries as usize {
+                    return Err(MapError::Full {
+                        max_entries: self.def.max_entries,
+                    });
+                }
+                let new = self.alloc_slot(&mut table)?;
+                table.write_value(new, src, true);
+                table.link(new, key);
+                Ok(())
+            }
+        }
+    }
+
+    /// A free slot, from the free list or fresh memory.
+    fn alloc_slot(&self, table: &mut Table) -> Result<u32, MapError> {
+        if let Some(slot) = table.free.pop_front() {
+            return Ok(slot);
+        }
+        if table.slots.len() == table.values.capacity() {
+            table.values.grow().map_err(|e| MapError::NoMemory {
+                name: self.def.name.clone(),
+                bytes: e.bytes,
+            })?;
+        }
+        let slot = u32::try_from(table.slots.len()).map_err(|_| MapError::Full {
+            max_entries: self.def.max_entries,
+        })?;
+        table.slots.push(SlotMeta::default());
+        Ok(slot)
+    }
+
+    /// The plane for CPU `cpu`: its own for per-CPU maps, else the only one.
+    fn plane(&self, cpu: u32) -> Result<usize, MapError> {
+        match self.percpu {
+            true if cpu < self.planes => Ok(cpu as usize),
+            true => Err(MapError::BadCpu {
+                cpu,
+                nr_cpus: self.planes,
+            }),
+            false => Ok(0),
+        }
+    }
+}
+
+impl Table {
+    /// Writes an update's value into `slot`. A fresh slot is zeroed first,
+    /// so a per-CPU element a program creates reads zero on other CPUs, as
+    /// the kernel's `pcpu_init_value` does.
+    fn write_value(&self, slot: u32, src: Source<'_>, fresh: bool) {
+        let slot = slot as usize;
+        if fresh {
+            self.values.zero(slot);
+        }
+        match src {
+            Source::OneCpu { value, plane } => {
+                self.values.write(slot, plane, value);
+            }
+            Source::AllCpus(buf) => {
+                // Whole 8-byte-rounded copies per CPU, as the kernel's
+                // `pcpu_copy_value` (a plain map's buffer is one value).
+                for (plane, src) in buf.chunks(self.values.stride()).enumerate() {
+                    self.values.write(slot, plane, src);
+                }
+            }
+        }
+    }
+
+    /// Adds a new element in `slot` at the end of the iteration order.
+    fn link(&mut self, slot: u32, key: &[u8]) {
+        let tail = self.tail;
+        let meta = &mut self.slots[slot as usize];
+        meta.key = key.into();
+        meta.prev = tail;
+        meta.next = NIL;
+        match tail {
+            NIL => self.head = slot,
+            t => self.slots[t as usize].next = slot,
+        }
+        self.tail = slot;
+        self.index.insert(key.into(), slot);
+    }
+
+    /// Unlinks the element in `slot` and retires the slot.
+    fn unlink(&mut self, slot: u32) {
+        let meta = std::mem::take(&mut self.slots[slot as usize]);
+        self.index.remove(&meta.key);
+        self.set_next(meta.prev, meta.next);
+        self.set_prev(meta.next, meta.prev);
+        self.retire(slot);
+    }
+
+    /// Moves the element in `old` to `new` (already holding the new value):
+    /// same key, same place in the iteration order; retires `old`.
+    fn replace(&mut self, old: u32, new: u32) {
+        let meta = std::mem::take(&mut self.slots[old as usize]);
+        self.set_next(meta.prev, new);
+        self.set_prev(meta.next, new);
+        if let Some(entry) = self.index.get_mut(&meta.key) {
+            *entry = new;
+        }
+        self.slots[new as usize] = meta;
+        self.retire(old);
+    }
+
+    /// Points `slot`'s forward link (or the head) at `next`.
+    fn set_next(&mut self, slot: u32, next: u32) {
+        match slot {
+            NIL => self.head = next,
+            s => self.slots[s as usize].next = next,
+        }
+    }
+
+    /// Points `slot`'s backward link (or the tail) at `prev`.
+    fn set_prev(&mut self, slot: u32, prev: u32) {
+        match slot {
+            NIL => self.tail = prev,
+            s => self.slots[s as usize].prev = prev,
+        }
+    }
+
+    /// Returns a slot whose element is gone to the free list.
+    ///
+    /// TODO(grace period): defer this until every worker has passed a
+    /// quiescent point, as the kernel frees elements after RCU; see the
+    /// module documentation.
+    fn retire(&mut self, slot: u32) {
+        self.free.push_back(slot);
+    }
+
+    /// The key of the live element in `slot`.
+    fn key_of(&self, slot: u32) -> &[u8] {
+        &self.slots[slot as usize].key
+    }
+}
+
+/// The kernel's `htab_map_alloc_check`.
+fn check_def(def: &MapDef, percpu: bool, nr_cpus: u32) -> Result<(), MapError> {
+    // BPF_F_NO_COMMON_LRU is for LRU maps only; a NUMA node makes no
+    // sense for per-CPU memory.
+    let allowed = match percpu {
+        false => BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
+        true => BPF_F_NO_PREALLOC | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
+    };
+    def.check_flags(allowed)?;
+    if def.max_entries == 0 {
+        return Err(def.invalid("max_entries is 0"));
+    }
+    if def.key_size == 0 {
+        return Err(def.invalid("key_size is 0"));
+    }
+    if def.value_size == 0 {
+        return Err(def.invalid("value_size is 0"));
+    }
+    if u64::from(def.key_size) + u64::from(def.value_size) >= KMALLOC_MAX_SIZE - HTAB_ELEM_HEADER {
+        return Err(def.too_big(format!(
+            "key_size {} + value_size {} too large for one element",
+            def.key_size, def.value_size
+        )));
+    }
+    if percpu && def.value_stride() > PCPU_MIN_UNIT_SIZE {
+        return Err(def.too_big(format!(
+            "per-CPU value_size {} exceeds {PCPU_MIN_UNIT_SIZE}",
+            def.value_size
+        )));
+    }
+    if percpu && nr_cpus == 0 {
+        return Err(def.invalid("a per-CPU map needs at least one CPU"));
+    }
+    Ok(())
+}
+
+impl Map for HashTab {
+    fn def(&self) -> &MapDef {
+        &self.def
+    }
+
+    fn nr_cpus(&self) -> u32 {
+        self.planes
+    }
+
+    fn lookup_percpu(&self, key: &[u8], cpu: u32) -> Option<*mut u8> {
+        let plane = self.plane(cpu).ok()?;
+        let table = self.read();
+        let slot = *table.index.get(key)?;
+        table.values.slot_ptr(slot as usize, plane)
+    }
+
+    fn update_percpu(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: u32,
+    ) -> Result<(), MapError> {
+        self.check_flags(flags)?;
+        MapDef::check_value(value, self.def.value_size as usize)?;
+        let plane = self.plane(cpu)?;
+        self.update_elem(key, Source::OneCpu { value, plane }, flags)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.def.check_key(key)?;
+        let mut table = self.write();
+        let slot = *table.index.get(key).ok_or(MapError::NoEntry)?;
+        table.unlink(slot);
+        Ok(())
+    }
+
+    fn get_next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), MapError> {
+        self.def.check_key(next)?;
+        if let Some(key) = key {
+            self.def.check_key(key)?;
+        }
+        let table = self.read();
+        // A missing key restarts the walk from the first element.
+        let slot = match key.and_then(|k| table.index.get(k)) {
+            Some(&slot) => table.slots[slot as usize].next,
+            None => table.head,
+        };
+        if slot == NIL {
+            return Err(MapError::NoEntry);
+        }
+        next.copy_from_slice(table.key_of(slot));
+        Ok(())
+    }
+
+    fn user_value_size(&self) -> usize {
+        match self.percpu {
+            true => self.def.value_stride() * self.planes as usize,
+            false => self.def.value_size as usize,
+        }
+    }
+
+    fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
+        self.def.check_sys_lookup()?;
+        self.def.check_key(key)?;
+        let mut out = vec![0; self.user_value_size()];
+        let stride = self.def.value_stride();
+        let table = self.read();
+        let slot = *table.index.get(key).ok_or(MapError::NoEntry)? as usize;
+        for (plane, dst) in out.chunks_mut(stride).enumerate() {
+            table.values.read(slot, plane, dst);
+        }
+        Ok(out)
+    }
+
+    fn update_copy(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.def.check_sys_update(flags)?;
+        self.check_flags(flags)?;
+        MapDef::check_value(value, self.user_value_size())?;
+        self.update_elem(key, Source::AllCpus(value), flags)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,87 @@
+//! The interface every map type implements: rxdp's `struct bpf_map_ops`.
+//!
+//! Two audiences use a map. Programs, through helpers, see pointers to
+//! values and the current CPU's copy of per-CPU values; they never see a
+//! Rust error, only the negative errno of [`MapError::errno`]. The control
+//! plane, like `bpf(2)`, copies values in and out, and sees every CPU's copy
+//! of a per-CPU value, one after another, each rounded up to 8 bytes.
+
+use std::any::Any;
+use std::fmt;
+
+use crate::def::MapDef;
+use crate::error::MapError;
+
+/// A BPF map: one implementation per map type, shared by every program and
+/// the control plane (`Arc<dyn Map>`), safe to use from several threads.
+///
+/// Keys and values given to the program-side operations must be exactly
+/// `key_size` and `value_size` bytes (the verifier proves this for
+/// programs); other lengths are refused with `-EINVAL`, never read past.
+pub trait Map: Send + Sync + fmt::Debug {
+    /// The definition the map was created from.
+    fn def(&self) -> &MapDef;
+
+    /// The number of CPUs (workers) a per-CPU map keeps values for; 1 for
+    /// every other map.
+    fn nr_cpus(&self) -> u32 {
+        1
+    }
+
+    /// `bpf_map_lookup_elem` on CPU `cpu`: the address of the value for
+    /// `key`, or `None` (a NULL for the program). For per-CPU maps the
+    /// address is CPU `cpu`'s copy; other maps ignore `cpu`.
+    ///
+    /// The address stays valid, and keeps pointing at this element's value,
+    /// while the element lives; arrays' elements live as long as the map.
+    fn lookup_percpu(&self, key: &[u8], cpu: u32) -> Option<*mut u8>;
+
+    /// `bpf_map_lookup_elem` as seen from CPU 0 (see [`Map::lookup_percpu`]).
+    fn lookup(&self, key: &[u8]) -> Option<*mut u8> {
+        self.lookup_percpu(key, 0)
+    }
+
+    /// `bpf_map_update_elem` from a program on CPU `cpu`: `value` is one
+    /// value of `value_size` bytes. Per-CPU maps write CPU `cpu`'s copy
+    /// only; a new per-CPU hash element starts with zero on other CPUs.
+    fn update_percpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32)
+    -> Result<(), MapError>;
+
+    /// `bpf_map_update_elem` as from CPU 0 (see [`Map::update_percpu`]).
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.update_percpu(key, value, flags, 0)
+    }
+
+    /// `bpf_map_delete_elem`, from a program or the control plane.
+    fn delete(&self, key: &[u8]) -> Result<(), MapError>;
+
+    /// `BPF_MAP_GET_NEXT_KEY`: writes the key after `key` into `next`
+    /// (`key_size` bytes). `None`, or a key not in the map, gives the first
+    /// key; the last key gives `-ENOENT`, as does an empty map.
+    fn get_next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), MapError>;
+
+    /// The size of a value as the control plane sees it: `value_size`, or
+    /// for per-CPU maps `round_up(value_size, 8) * nr_cpus`.
+    fn user_value_size(&self) -> usize {
+        self.def().value_size as usize
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM`: a copy of the value for `key`
+    /// ([`Map::user_value_size`] bytes), `-ENOENT` when it is missing.
+    fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError>;
+
+    /// `BPF_MAP_UPDATE_ELEM`: stores `value` ([`Map::user_value_size`]
+    /// bytes, every CPU's copy for per-CPU maps) under `key`.
+    fn update_copy(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError>;
+
+    /// The address of element 0's value for direct value access (`lddw` of
+    /// `map_value[NAME]+off`, global data), or `None` where the kernel's
+    /// `map_direct_value_addr` refuses: every map but a one-element array.
+    fn direct_value_addr(&self) -> Option<u64> {
+        None
+    }
+
+    /// The concrete map, for type-specific fast paths (an array lookup that
+    /// generated code inlines).
+    fn as_any(&self) -> &dyn Any;
+}
