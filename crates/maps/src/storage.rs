@@ -74,7 +74,7 @@ impl ValueArena {
         planes: usize,
         slots_per_chunk: usize,
     ) -> Result<Self, OutOfMemory> {
-        debug_assert!(stride > 0 && stride % 8 == 0 && planes > 0 && slots_per_chunk > 0);
+        debug_assert!(stride > 0 && stride.is_multiple_of(8) && planes > 0 && slots_per_chunk > 0);
         let overflow = OutOfMemory { bytes: u64::MAX };
         let plane_bytes = stride
             .checked_mul(slots_per_chunk)
