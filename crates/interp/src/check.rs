@@ -65,7 +65,7 @@ impl MemCheck<'_> {
         let near = core::iter::once(&live)
             .chain(self.regions.iter())
             .chain(self.granted.iter())
-            .min_by_key(|r| distance(r, addr, size))
+            .min_by_key(|r| (distance(r, addr, size), !r.contains(addr, 1)))
             .copied();
         Err(FaultKind::OutOfBounds {
             access,
@@ -87,7 +87,8 @@ impl MemCheck<'_> {
     }
 }
 
-/// How far an access lies from a region (0 if they overlap).
+/// How far an access lies from a region (0 if they overlap). Among regions
+/// at the same distance, the one the access starts in is nearest.
 fn distance(r: &Region, addr: u64, size: u64) -> u64 {
     let end = addr.saturating_add(size);
     if end <= r.start {
