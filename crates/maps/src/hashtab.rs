@@ -6,7 +6,7 @@
 //! map holding `max_entries` elements with `-E2BIG` (replacing an existing
 //! key in a full map succeeds), deleting a missing key with `-ENOENT`.
 //!
-//! Elements live in value slots of a [`ValueArena`], whose addresses never
+//! Elements live in value slots of a `ValueArena`, whose addresses never
 //! change, found through an index from key to slot under a reader-writer
 //! lock. Updating an existing key of a plain hash map does what the kernel
 //! does: it fills a fresh slot and swaps the index to it, so a concurrent
@@ -15,7 +15,7 @@
 //! (each CPU writes only its own copy).
 //!
 //! Grace period (not yet): a retired slot (deleted or replaced element) is
-//! put back on the free list at once, in [`Table::retire`]. A program that
+//! put back on the free list at once, in `Table::retire`. A program that
 //! looked the element up before may still be using its pointer; the kernel
 //! frees the element only after an RCU grace period. rxdp's grace-period
 //! mechanism (workers passing quiescent points, see the design) will defer

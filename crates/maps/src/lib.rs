@@ -2,17 +2,21 @@
 //!
 //! Each map type is its own module behind one trait, [`Map`], as each is its
 //! own file behind `struct bpf_map_ops` in the kernel's kernel/bpf:
-//! [`array`] (arraymap.c: `ARRAY`, `PERCPU_ARRAY`) and [`hashtab`]
+//! [`array`](mod@array) (arraymap.c: `ARRAY`, `PERCPU_ARRAY`) and [`hashtab`]
 //! (hashtab.c: `HASH`, `PERCPU_HASH`). [`create`] is `BPF_MAP_CREATE`: it
 //! checks a [`MapDef`] and builds the map its type names.
 //!
 //! Programs reach maps through helpers and get raw pointers to values,
-//! which stay valid while the element lives ([`storage`] keeps value memory
+//! which stay valid while the element lives (the `storage` module keeps value memory
 //! in place); errors become the kernel's negative errno values
 //! ([`MapError::errno`]). The control plane copies values in and out.
 //!
 //! Per-CPU means per worker: per-CPU maps are created for a number of CPUs
 //! (datapath workers) and index their values by the worker's CPU number.
+//!
+//! Adding a map type: a module with a type implementing [`Map`], whose
+//! constructor makes the kernel's `map_alloc_check` checks for that type,
+//! and one line in [`create`].
 
 pub mod array;
 pub mod def;

@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::def::MapDef;
 use crate::error::MapError;
+use crate::flags::BPF_F_RDONLY;
 
 /// A BPF map: one implementation per map type, shared by every program and
 /// the control plane (`Arc<dyn Map>`), safe to use from several threads.
@@ -54,6 +55,15 @@ pub trait Map: Send + Sync + fmt::Debug {
 
     /// `bpf_map_delete_elem`, from a program or the control plane.
     fn delete(&self, key: &[u8]) -> Result<(), MapError>;
+
+    /// `BPF_MAP_DELETE_ELEM` from the control plane: [`Map::delete`] after
+    /// `bpf(2)`'s permission check (`-EPERM` on a `BPF_F_RDONLY` map).
+    fn delete_checked(&self, key: &[u8]) -> Result<(), MapError> {
+        if self.def().flags & BPF_F_RDONLY != 0 {
+            return Err(MapError::ReadOnly);
+        }
+        self.delete(key)
+    }
 
     /// `BPF_MAP_GET_NEXT_KEY`: writes the key after `key` into `next`
     /// (`key_size` bytes). `None`, or a key not in the map, gives the first

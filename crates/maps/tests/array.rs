@@ -3,7 +3,8 @@
 //! `bpf_map_update_elem` documentation in include/uapi/linux/bpf.h.
 
 use rxdp_maps::flags::{
-    BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_NOEXIST,
+    BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY,
+    BPF_NOEXIST,
 };
 use rxdp_maps::{ArrayMap, Map, MapDef, create, map_type};
 
@@ -319,6 +320,16 @@ fn read_only_map_refuses_control_plane_writes_only() {
     );
     assert_eq!(m.update(&k(0), &[1; 8], BPF_ANY), Ok(()));
     assert_eq!(m.lookup_copy(&k(0)).unwrap(), vec![1; 8]);
+    assert_eq!(m.delete_checked(&k(0)).unwrap_err().errno(), EPERM);
+    let wo = create(
+        &MapDef {
+            flags: BPF_F_WRONLY,
+            ..def(map_type::ARRAY, 8, 2)
+        },
+        1,
+    )
+    .unwrap();
+    assert_eq!(wo.lookup_copy(&k(0)).unwrap_err().errno(), EPERM);
 }
 
 #[test]

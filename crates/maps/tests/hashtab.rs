@@ -139,6 +139,7 @@ fn delete_of_a_missing_key_is_enoent() {
     assert!(m.lookup(&k(5)).is_none());
     assert_eq!(m.lookup_copy(&k(5)).unwrap_err().errno(), ENOENT);
     assert_eq!(m.delete(&k(5)).unwrap_err().errno(), ENOENT);
+    assert_eq!(m.delete_checked(&k(5)).unwrap_err().errno(), ENOENT);
     assert_eq!(m.delete(&[0; 4]).unwrap_err().errno(), EINVAL);
 }
 
