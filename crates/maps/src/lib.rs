@@ -49,3 +49,26 @@ pub fn create(def: &MapDef, nr_cpus: u32) -> Result<Arc<dyn Map>, MapError> {
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }
+
+/// Every element of `map` as (key, value) pairs in iteration order, the
+/// values as the control plane sees them (per-CPU maps: every CPU's value,
+/// each rounded up to 8 bytes). An element deleted during the walk is
+/// skipped.
+pub fn dump(map: &dyn Map) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MapError> {
+    let mut out = Vec::new();
+    let mut key: Option<Vec<u8>> = None;
+    let mut next = vec![0u8; map.def().key_size as usize];
+    loop {
+        match map.get_next_key(key.as_deref(), &mut next) {
+            Ok(()) => {}
+            Err(MapError::NoEntry) => return Ok(out),
+            Err(e) => return Err(e),
+        }
+        match map.lookup_copy(&next) {
+            Ok(v) => out.push((next.clone(), v)),
+            Err(MapError::NoEntry) => {}
+            Err(e) => return Err(e),
+        }
+        key = Some(next.clone());
+    }
+}
