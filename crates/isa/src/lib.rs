@@ -8,9 +8,15 @@
 //! `unsafe` code.
 #![forbid(unsafe_code)]
 
+pub mod asm;
 pub mod codec;
+pub mod disasm;
+pub mod helper_id;
 pub mod insn;
+pub mod maptype;
 pub mod opcode;
 
+pub use asm::{AsmError, Assembled, MapDecl, assemble};
 pub use codec::{DecodeError, DecodeErrorKind, RawInsn, decode, decode_raw, encode, encode_raw};
+pub use disasm::{DisasmOptions, disasm, disasm_insn};
 pub use insn::{AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width};
