@@ -2,7 +2,7 @@
 //! pointer, and at which constant offset.
 //!
 //! The fixup layer rewrites context field accesses into accesses of the
-//! native context struct (see [`crate::fixup`]); to do so it must know,
+//! native context struct (see [`mod@crate::fixup`]); to do so it must know,
 //! for every load, store and atomic, whether its base register holds the
 //! context. The context can be copied between registers, moved by a
 //! constant (`r1 += 4`), spilled to the stack and filled back, and passed
@@ -10,7 +10,7 @@
 //! control-flow graph, iterated to a fixed point:
 //!
 //! - Each register and each 8-byte-aligned stack slot of the current frame
-//!   holds an abstract [`Val`]: the context plus a constant, the context
+//!   holds an abstract value: the context plus a constant, the context
 //!   with an unknown offset, a context-derived value that is no longer a
 //!   pointer, a pointer into the frame's own stack, into a caller's, some
 //!   other value, or a conflict of context and non-context.
@@ -561,7 +561,7 @@ struct Analysis<'a> {
 /// Finds every memory access through the context pointer of a program
 /// whose structure has been checked, with `r1` holding the context at the
 /// entry of the main program.
-pub fn find_ctx_accesses(
+pub(crate) fn find_ctx_accesses(
     insns: &[Insn],
     structure: &Structure,
 ) -> Result<Vec<CtxSite>, VerifyError> {

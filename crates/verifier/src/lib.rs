@@ -1,8 +1,8 @@
 //! The rxdp verifier: proves BPF programs safe before they run, and
 //! rewrites them after, as the kernel's `kernel/bpf/verifier.c` does.
 //!
-//! Today it runs the structural checks ([`cfg`]), the context-pointer
-//! analysis ([`ctx`]) and the post-verification rewrites ([`fixup`]). The
+//! Today it runs the structural checks ([`mod@cfg`]), the context-pointer
+//! analysis ([`ctx`]) and the post-verification rewrites ([`mod@fixup`]). The
 //! full abstract interpretation over register and stack states (bounds of
 //! packet, stack, map and context accesses; helper argument types) is not
 //! written yet: [`verify`] does **not** prove memory safety.
