@@ -113,7 +113,7 @@ pub struct DecodeError {
 
 /// Decodes a whole program from little-endian bytes, one [`Insn`] per slot.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError {
             pc: bytes.len() / 8,
             kind: DecodeErrorKind::Length(bytes.len()),
