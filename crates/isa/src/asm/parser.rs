@@ -75,6 +75,7 @@ pub(super) fn parse_line(line_no: usize, text: &str) -> Result<Vec<Stmt>, AsmErr
         line: line_no,
         end_col,
         lddw_hint: false,
+        dst_col: 1,
     };
     p.statements()
 }
@@ -88,6 +89,8 @@ struct Parser<'a> {
     /// The line carried the kernel log's `(18)` opcode prefix, so a plain
     /// `rX = imm` is a `lddw` (the kernel prints it without `ll`).
     lddw_hint: bool,
+    /// Column of the destination register of the assignment being parsed.
+    dst_col: usize,
 }
 
 type PResult<T> = Result<T, AsmError>;
@@ -820,6 +823,7 @@ impl<'a> Parser<'a> {
     }
 
     fn assignment(&mut self) -> PResult<(Insn, Option<Fixup>)> {
+        self.dst_col = self.col();
         let dst = self.reg()?;
         let t = self.next("an operator")?;
         if t.is_punct("=") {
@@ -1019,7 +1023,7 @@ impl<'a> Parser<'a> {
 
     fn lddw_dst(&self, dst: RegW) -> PResult<Reg> {
         if dst.width != Width::W64 {
-            return self.err(self.col(), "a 64-bit load needs an r register");
+            return self.err(self.dst_col, "a 64-bit load needs an r register");
         }
         Ok(dst.reg)
     }
