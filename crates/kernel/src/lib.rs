@@ -8,12 +8,16 @@
 //! `union bpf_attr` laid out as the UAPI header does (module `sys`).
 //! Call [`available`] first: without root (or without a kernel with BPF)
 //! every comparison must be skipped, loudly.
+//!
+//! [`progen`] generates random programs the kernel verifier accepts, for
+//! differential testing of rxdp's engines against the kernel.
 
 pub mod consts;
 mod error;
 mod map;
 mod probe;
 mod prog;
+pub mod progen;
 mod sys;
 mod verifier_log;
 
