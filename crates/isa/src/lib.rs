@@ -1,7 +1,7 @@
 //! The eBPF instruction set as RFC 9669 defines it, with the Linux
 //! extensions clang emits: typed instructions ([`Insn`]), strict decoding
 //! and encoding ([`codec`]), an assembler ([`asm`]) and a disassembler
-//! ([`disasm`]) speaking the C-like syntax of llvm-objdump and the kernel
+//! ([`disasm`](mod@disasm)) speaking the C-like syntax of llvm-objdump and the kernel
 //! verifier log.
 //!
 //! This crate knows nothing of maps, helpers or execution; it has no

@@ -1,6 +1,6 @@
 //! The assembler: eBPF programs from text, in the C-like syntax that
 //! llvm-objdump prints and the kernel's verifier log uses, so that either
-//! can be pasted in. [`crate::disasm`] prints the same syntax back.
+//! can be pasted in. [`crate::disasm`](mod@crate::disasm) prints the same syntax back.
 //!
 //! # Syntax
 //!
@@ -75,6 +75,7 @@
 //! also works: a map name gives `map[NAME]`, a label `func[NAME]`.
 
 mod error;
+mod forms;
 mod lexer;
 mod parser;
 mod resolve;
