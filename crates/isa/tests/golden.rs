@@ -350,3 +350,41 @@ fn far_labels_need_gotol() {
     let a = assemble(&long).unwrap();
     assert_eq!(encode(&a.insns[..1]), hex("06 00 00 00 40 9c 00 00"));
 }
+
+#[test]
+fn whole_listings_paste() {
+    let log = "\
+func#0 @0
+0: R1=ctx() R10=fp0
+; int prog(struct xdp_md *ctx) @ prog.c:10
+0: (b7) r0 = 2                        ; R0_w=2
+1: (18) r1 = 0xffff888003a8c000
+3: (85) call bpf_map_lookup_elem#1    ; R0=map_value_or_null(id=1)
+4: (15) if r0 == 0x0 goto pc+1
+5: (95) exit
+";
+    // `func#0 @0` is not an instruction: the log's header lines go.
+    let log = log.replacen("func#0 @0\n", "", 1);
+    let want = hex("b7 00 00 00 02 00 00 00 \
+         18 01 00 00 00 c0 a8 03 00 00 00 00 80 88 ff ff \
+         85 00 00 00 01 00 00 00 \
+         15 00 01 00 00 00 00 00 \
+         95 00 00 00 00 00 00 00");
+    assert_eq!(asm_bytes(&log), want);
+
+    let objdump = "\
+0000000000000000 <xdp_prog>:
+       0:\t18 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00\tr1 = 0x0 ll
+\t\t0000000000000000:  R_BPF_64_64\tcounters
+       2:\t85 10 00 00 01 00 00 00\tcall pc+1
+       3:\t95 00 00 00 00 00 00 00\texit
+";
+    let a = assemble(objdump).unwrap();
+    assert_eq!(a.labels, [("xdp_prog".to_string(), 0)]);
+    assert_eq!(
+        encode(&a.insns),
+        hex(
+            "18 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 85 10 00 00 01 00 00 00 95 00 00 00 00 00 00 00"
+        )
+    );
+}
