@@ -519,6 +519,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prepared_programs_are_shareable_and_stacks_movable() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Interpreter>();
+        send::<crate::Stack>();
+    }
+
+    #[test]
     fn op_is_sixteen_bytes() {
         assert_eq!(core::mem::size_of::<Op>(), 16);
     }
