@@ -34,7 +34,36 @@ impl Interpreter {
         env: &mut E,
     ) -> Result<u64, Fault> {
         // SAFETY: the caller guarantees the program's accesses are valid.
-        unsafe { self.execute::<E, false>(ctx, stack, env, u64::MAX) }
+        unsafe { self.execute::<E, false>([ctx, 0, 0, 0, 0], stack, env, u64::MAX) }
+    }
+
+    /// Fast mode with `r1..r5` set from `args` (the rest zero), for
+    /// program types whose entry takes more than a context, such as the
+    /// conformance suite's `(memory, length)`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Interpreter::run`].
+    pub unsafe fn run_with_args<E: Env>(
+        &self,
+        args: [u64; 5],
+        stack: &mut Stack,
+        env: &mut E,
+    ) -> Result<u64, Fault> {
+        // SAFETY: the caller guarantees the program's accesses are valid.
+        unsafe { self.execute::<E, false>(args, stack, env, u64::MAX) }
+    }
+
+    /// Checked mode with `r1..r5` set from `args`.
+    pub fn run_checked_with_args<E: Env>(
+        &self,
+        args: [u64; 5],
+        stack: &mut Stack,
+        env: &mut E,
+        limits: RunLimits,
+    ) -> Result<u64, Fault> {
+        // SAFETY: as in `run_checked_with`.
+        unsafe { self.execute::<E, true>(args, stack, env, limits.max_insns) }
     }
 
     /// Checked mode with the default [`RunLimits`]: every load, store and
@@ -61,14 +90,14 @@ impl Interpreter {
         // live stack (ours) or in a region the environment reported, which
         // the `Env` contract makes valid memory; atomics are also checked
         // for alignment.
-        unsafe { self.execute::<E, true>(ctx, stack, env, limits.max_insns) }
+        unsafe { self.execute::<E, true>([ctx, 0, 0, 0, 0], stack, env, limits.max_insns) }
     }
 
     /// The loop. With `CHECKED = false` the caller vouches for memory safety.
     #[inline(always)]
     unsafe fn execute<E: Env, const CHECKED: bool>(
         &self,
-        ctx: u64,
+        args: [u64; 5],
         stack: &mut Stack,
         env: &mut E,
         max_insns: u64,
@@ -92,7 +121,7 @@ impl Interpreter {
         };
         let ops: &[_] = &self.ops;
         let mut regs = [0u64; 11];
-        regs[1] = ctx;
+        regs[1..6].copy_from_slice(&args);
         regs[10] = stack_top;
         let mut fp = stack_top;
         let mut depth = 0usize;

@@ -50,11 +50,14 @@ pub fn create(def: &MapDef, nr_cpus: u32) -> Result<Arc<dyn Map>, MapError> {
     })
 }
 
+/// One element as the control plane sees it: (key, value).
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Every element of `map` as (key, value) pairs in iteration order, the
 /// values as the control plane sees them (per-CPU maps: every CPU's value,
 /// each rounded up to 8 bytes). An element deleted during the walk is
 /// skipped.
-pub fn dump(map: &dyn Map) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MapError> {
+pub fn dump(map: &dyn Map) -> Result<Vec<Entry>, MapError> {
     let mut out = Vec::new();
     let mut key: Option<Vec<u8>> = None;
     let mut next = vec![0u8; map.def().key_size as usize];

@@ -29,8 +29,12 @@ pub(crate) fn read_program(path: &Path) -> CliResult<Source> {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read {}", path.display()))
                 .map_err(usage)?;
-            let insns = rxdp_isa::decode(&bytes).map_err(|e| usage(anyhow!("{}: {e}", path.display())))?;
-            Ok(Source { insns, maps: Vec::new() })
+            let insns =
+                rxdp_isa::decode(&bytes).map_err(|e| usage(anyhow!("{}: {e}", path.display())))?;
+            Ok(Source {
+                insns,
+                maps: Vec::new(),
+            })
         }
         _ => Err(usage(anyhow!(
             "{}: unknown program format: expected an assembly file (.s) or raw bytecode (.bin)",
@@ -42,12 +46,21 @@ pub(crate) fn read_program(path: &Path) -> CliResult<Source> {
 /// Parses hex bytes, as pairs of digits that may be separated by
 /// whitespace: `"b7 00 00 00"` or `"b7000000"`.
 pub(crate) fn parse_hex(what: &str, s: &str) -> CliResult<Vec<u8>> {
-    let digits: Vec<(usize, char)> = s.char_indices().filter(|(_, c)| !c.is_whitespace()).collect();
+    let digits: Vec<(usize, char)> = s
+        .char_indices()
+        .filter(|(_, c)| !c.is_whitespace())
+        .collect();
     if let Some(&(i, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(usage(anyhow!("{what}: '{c}' at position {} is not a hex digit", i + 1)));
+        return Err(usage(anyhow!(
+            "{what}: '{c}' at position {} is not a hex digit",
+            i + 1
+        )));
     }
-    if digits.len() % 2 != 0 {
-        return Err(usage(anyhow!("{what}: odd number of hex digits ({})", digits.len())));
+    if !digits.len().is_multiple_of(2) {
+        return Err(usage(anyhow!(
+            "{what}: odd number of hex digits ({})",
+            digits.len()
+        )));
     }
     Ok(digits
         .chunks(2)
@@ -64,22 +77,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_with_and_without_spaces() {
-        assert_eq!(parse_hex("x", "b7 00\n0a ff").ok(), Some(vec![0xb7, 0, 0x0a, 0xff]));
-        assert_eq!(parse_hex("x", "b7000aFF").ok(), Some(vec![0xb7, 0, 0x0a, 0xff]));
-        assert_eq!(parse_hex("x", "").ok(), Some(vec![]));
-        let e = parse_hex("--data", "b7 0g").err().unwrap();
-        assert!(e.to_string().contains("'g' at position 5"), "{e}");
-        assert!(parse_hex("x", "b7 0").is_err());
-        assert_eq!(hex(&[0xb7, 0, 0x0a]), "b7000a");
-    }
-}
-
 /// Reads the packet of a test run: `--data`, `--data-file`, or the
 /// built-in 64-byte UDP packet.
 pub(crate) fn read_packet(data: Option<&str>, data_file: Option<&Path>) -> CliResult<Vec<u8>> {
@@ -90,5 +87,27 @@ pub(crate) fn read_packet(data: Option<&str>, data_file: Option<&Path>) -> CliRe
             .with_context(|| format!("cannot read packet file {}", p.display()))
             .map_err(usage),
         (None, None) => Ok(rxdp_xdp::sample::udp4(64)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_with_and_without_spaces() {
+        assert_eq!(
+            parse_hex("x", "b7 00\n0a ff").ok(),
+            Some(vec![0xb7, 0, 0x0a, 0xff])
+        );
+        assert_eq!(
+            parse_hex("x", "b7000aFF").ok(),
+            Some(vec![0xb7, 0, 0x0a, 0xff])
+        );
+        assert_eq!(parse_hex("x", "").ok(), Some(vec![]));
+        let e = parse_hex("--data", "b7 0g").err().unwrap();
+        assert!(e.to_string().contains("'g' at position 5"), "{e}");
+        assert!(parse_hex("x", "b7 0").is_err());
+        assert_eq!(hex(&[0xb7, 0, 0x0a]), "b7000a");
     }
 }

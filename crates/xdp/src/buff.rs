@@ -48,7 +48,11 @@ pub struct XdpBuff {
 impl XdpBuff {
     /// A frame holding a copy of `packet` after the headroom, with no
     /// metadata, received on `ingress_ifindex` queue `rx_queue_index`.
-    pub fn new(packet: &[u8], ingress_ifindex: u32, rx_queue_index: u32) -> Result<XdpBuff, PacketError> {
+    pub fn new(
+        packet: &[u8],
+        ingress_ifindex: u32,
+        rx_queue_index: u32,
+    ) -> Result<XdpBuff, PacketError> {
         if packet.len() < MIN_PACKET {
             return Err(PacketError::TooShort(packet.len()));
         }
@@ -94,7 +98,10 @@ impl XdpBuff {
 
     fn offset(&self, addr: u64) -> usize {
         let off = addr.wrapping_sub(self.hard_start()) as usize;
-        assert!(off <= FRAME_SIZE, "context pointer {addr:#x} left its frame");
+        assert!(
+            off <= FRAME_SIZE,
+            "context pointer {addr:#x} left its frame"
+        );
         off
     }
 
@@ -128,7 +135,10 @@ mod tests {
 
     #[test]
     fn sizes_outside_a_frame_are_refused() {
-        assert_eq!(XdpBuff::new(&[0; 13], 1, 0).err(), Some(PacketError::TooShort(13)));
+        assert_eq!(
+            XdpBuff::new(&[0; 13], 1, 0).err(),
+            Some(PacketError::TooShort(13))
+        );
         assert!(XdpBuff::new(&[0; MIN_PACKET], 1, 0).is_ok());
         assert!(XdpBuff::new(&vec![0; MAX_PACKET], 1, 0).is_ok());
         let e = XdpBuff::new(&vec![0; MAX_PACKET + 1], 1, 0).err().unwrap();

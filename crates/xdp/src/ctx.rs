@@ -110,11 +110,26 @@ mod tests {
     #[test]
     fn pointer_fields_become_64_bit_loads() {
         let x = Xdp::default();
-        assert_eq!(x.context_access(0, Size::W, false).unwrap(), native(0, Size::DW));
-        assert_eq!(x.context_access(4, Size::W, false).unwrap(), native(8, Size::DW));
-        assert_eq!(x.context_access(8, Size::W, false).unwrap(), native(16, Size::DW));
-        assert_eq!(x.context_access(12, Size::W, false).unwrap(), native(24, Size::W));
-        assert_eq!(x.context_access(16, Size::W, false).unwrap(), native(28, Size::W));
+        assert_eq!(
+            x.context_access(0, Size::W, false).unwrap(),
+            native(0, Size::DW)
+        );
+        assert_eq!(
+            x.context_access(4, Size::W, false).unwrap(),
+            native(8, Size::DW)
+        );
+        assert_eq!(
+            x.context_access(8, Size::W, false).unwrap(),
+            native(16, Size::DW)
+        );
+        assert_eq!(
+            x.context_access(12, Size::W, false).unwrap(),
+            native(24, Size::W)
+        );
+        assert_eq!(
+            x.context_access(16, Size::W, false).unwrap(),
+            native(28, Size::W)
+        );
     }
 
     #[test]
@@ -132,7 +147,12 @@ mod tests {
             let e = x.context_access(off, size, write).unwrap_err();
             assert!(e.contains("invalid bpf_context access"), "{e}");
         }
-        let devmap = Xdp { attach: XdpAttach::Devmap };
-        assert_eq!(devmap.context_access(20, Size::W, false).unwrap(), native(32, Size::W));
+        let devmap = Xdp {
+            attach: XdpAttach::Devmap,
+        };
+        assert_eq!(
+            devmap.context_access(20, Size::W, false).unwrap(),
+            native(32, Size::W)
+        );
     }
 }

@@ -39,10 +39,11 @@ pub struct XdpEnv<'a> {
 }
 
 impl XdpEnv<'_> {
-    fn map(&self, addr: u64) -> Result<&MapRef, HelperError> {
-        self.maps
-            .by_addr(addr)
-            .ok_or_else(|| HelperError::new(format!("{addr:#x} is not a map pointer")))
+    fn map(&self, id: u32, addr: u64) -> Result<&MapRef, HelperError> {
+        self.maps.by_addr(addr).ok_or_else(|| HelperError::Failed {
+            id,
+            reason: format!("{addr:#x} is not a map pointer"),
+        })
     }
 
     /// Reads `len` bytes a program handed to a helper.
@@ -60,20 +61,23 @@ fn errno(e: i32) -> u64 {
     i64::from(e) as u64
 }
 
-impl Env for XdpEnv<'_> {
-    fn call_helper(&mut self, id: u32, a: [u64; 5], grant: &mut dyn FnMut(Region)) -> Result<u64, HelperError> {
+// SAFETY: the regions reported are the live context, the frame's
+// `data_meta..data_end` (inside the boxed frame) and map values, which
+// live as long as the program's map table that this environment borrows.
+unsafe impl Env for XdpEnv<'_> {
+    fn call_helper(
+        &mut self,
+        id: u32,
+        a: [u64; 5],
+        grant: &mut dyn FnMut(Region),
+    ) -> Result<u64, HelperError> {
         match id {
             BPF_FUNC_MAP_LOOKUP_ELEM => {
-                let m = self.map(a[0])?;
+                let m = self.map(id, a[0])?;
                 let def = m.map.def();
                 // SAFETY: the key argument is key_size readable bytes (verifier).
                 let key = unsafe { Self::arg_bytes(a[1], def.key_size as usize) };
-                let value = if m.map.is_percpu() {
-                    m.map.lookup_percpu(key, self.cpu)
-                } else {
-                    m.map.lookup(key)
-                };
-                Ok(match value {
+                Ok(match m.map.lookup_percpu(key, self.cpu) {
                     Some(p) => {
                         grant(Region {
                             start: p as u64,
@@ -87,7 +91,7 @@ impl Env for XdpEnv<'_> {
                 })
             }
             BPF_FUNC_MAP_UPDATE_ELEM => {
-                let m = self.map(a[0])?;
+                let m = self.map(id, a[0])?;
                 let def = m.map.def();
                 // SAFETY: key and value are key_size and value_size readable
                 // bytes (verifier).
@@ -97,13 +101,13 @@ impl Env for XdpEnv<'_> {
                         Self::arg_bytes(a[2], def.value_size as usize),
                     )
                 };
-                Ok(match m.map.update_from_prog(key, value, a[3], self.cpu) {
+                Ok(match m.map.update_percpu(key, value, a[3], self.cpu) {
                     Ok(()) => 0,
                     Err(e) => errno(e.errno()),
                 })
             }
             BPF_FUNC_MAP_DELETE_ELEM => {
-                let m = self.map(a[0])?;
+                let m = self.map(id, a[0])?;
                 // SAFETY: the key argument is key_size readable bytes.
                 let key = unsafe { Self::arg_bytes(a[1], m.map.def().key_size as usize) };
                 Ok(match m.map.delete(key) {
@@ -112,7 +116,7 @@ impl Env for XdpEnv<'_> {
                 })
             }
             BPF_FUNC_GET_SMP_PROCESSOR_ID => Ok(u64::from(self.cpu)),
-            _ => Err(HelperError::new(format!("helper {id} is not available to XDP programs in rxdp yet"))),
+            _ => Err(HelperError::Unknown(id)),
         }
     }
 

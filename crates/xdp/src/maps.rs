@@ -22,6 +22,10 @@ pub struct MapRef {
 /// The maps of one program, in declaration order.
 #[derive(Default)]
 pub struct MapTable {
+    #[expect(
+        clippy::vec_box,
+        reason = "programs hold each MapRef's address: it must not move when the table grows"
+    )]
     maps: Vec<Box<MapRef>>,
 }
 
@@ -48,7 +52,10 @@ impl MapTable {
     /// The map a program register's value points to, if it is one of
     /// this table's map pointers.
     pub fn by_addr(&self, addr: u64) -> Option<&MapRef> {
-        self.maps.iter().map(|m| &**m).find(|m| core::ptr::from_ref(*m) as u64 == addr)
+        self.maps
+            .iter()
+            .map(|m| &**m)
+            .find(|m| core::ptr::from_ref(*m) as u64 == addr)
     }
 
     /// The map with this name.
@@ -64,18 +71,22 @@ impl MapTable {
 
 impl MapResolver for MapTable {
     fn resolve(&self, index: u32, value_off: Option<u32>) -> Result<u64, String> {
-        let m = self
-            .maps
-            .get(index as usize)
-            .ok_or_else(|| format!("map index {index} out of range: the program has {} maps", self.maps.len()))?;
+        let m = self.maps.get(index as usize).ok_or_else(|| {
+            format!(
+                "map index {index} out of range: the program has {} maps",
+                self.maps.len()
+            )
+        })?;
         let Some(off) = value_off else {
             return Ok(core::ptr::from_ref(&**m) as u64);
         };
         let def = m.map.def();
-        let base = m
-            .map
-            .direct_value_addr()
-            .ok_or_else(|| format!("map '{}' has no direct value access: only array maps do", m.name))?;
+        let base = m.map.direct_value_addr().ok_or_else(|| {
+            format!(
+                "map '{}' has no direct value access: only array maps do",
+                m.name
+            )
+        })?;
         if off >= def.value_size {
             return Err(format!(
                 "direct value offset of {off} is not allowed: map '{}' has values of {} bytes",

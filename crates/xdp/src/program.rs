@@ -27,7 +27,9 @@ pub enum LoadError {
         source: MapError,
     },
     /// It calls a helper rxdp does not implement for XDP.
-    #[error("insn {pc}: program calls helper {name} ({id}), which rxdp does not implement for XDP yet")]
+    #[error(
+        "insn {pc}: program calls helper {name} ({id}), which rxdp does not implement for XDP yet"
+    )]
     UnknownHelper {
         /// The calling instruction.
         pc: usize,
@@ -126,11 +128,12 @@ impl XdpProgram {
 
 fn check_helpers(insns: &[Insn]) -> Result<(), LoadError> {
     for (pc, insn) in insns.iter().enumerate() {
-        if let Insn::Call(CallKind::Helper(id)) = *insn {
-            if id < 0 || !SUPPORTED.contains(&(id as u32)) {
-                let name = rxdp_isa::helper::name(id).map_or_else(|| format!("#{id}"), |n| n.to_string());
-                return Err(LoadError::UnknownHelper { pc, id, name });
-            }
+        if let Insn::Call(CallKind::Helper(id)) = *insn
+            && (id < 0 || !SUPPORTED.contains(&(id as u32)))
+        {
+            let name = rxdp_isa::helper_id::helper_name(id)
+                .map_or_else(|| format!("#{id}"), |n| n.to_string());
+            return Err(LoadError::UnknownHelper { pc, id, name });
         }
     }
     Ok(())

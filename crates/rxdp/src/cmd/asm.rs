@@ -20,12 +20,21 @@ pub(crate) struct AsmArgs {
 pub(crate) struct DisasmArgs {
     /// The program: raw bytecode (.bin) or assembly (.s).
     prog: PathBuf,
+    /// Print jump and call targets as labels instead of offsets.
+    #[arg(long)]
+    labels: bool,
+    /// Print helper calls by name (`call bpf_map_lookup_elem`).
+    #[arg(long)]
+    helper_names: bool,
 }
 
 /// Runs `rxdp asm`.
 pub(crate) fn assemble(a: AsmArgs) -> CliResult {
     if a.input.extension().and_then(|e| e.to_str()) != Some("s") {
-        return Err(usage(anyhow!("{}: expected an assembly file (.s)", a.input.display())));
+        return Err(usage(anyhow!(
+            "{}: expected an assembly file (.s)",
+            a.input.display()
+        )));
     }
     let src = read_program(&a.input)?;
     let bytes = rxdp_isa::encode(&src.insns);
@@ -37,6 +46,12 @@ pub(crate) fn assemble(a: AsmArgs) -> CliResult {
 /// Runs `rxdp disasm`.
 pub(crate) fn disassemble(a: DisasmArgs) -> CliResult {
     let src = read_program(&a.prog)?;
-    print!("{}", rxdp_isa::disasm::disasm(&src.insns, &rxdp_isa::disasm::Options::default()));
+    let opts = rxdp_isa::DisasmOptions {
+        maps: &src.maps,
+        auto_labels: a.labels,
+        helper_names: a.helper_names,
+        ..rxdp_isa::DisasmOptions::default()
+    };
+    print!("{}", rxdp_isa::disasm(&src.insns, &opts));
     Ok(())
 }

@@ -6,13 +6,12 @@
 //! A program that fails the checks or the run exits non-zero with the
 //! reason on stdout, where the suite looks for it.
 
+use crate::cmd::test_run::EngineArg;
 use crate::error::{CliError, CliResult, usage};
 use crate::input::parse_hex;
-use crate::cmd::test_run::EngineArg;
 use anyhow::Context;
-use rxdp_interp::{Env, HelperError, Interpreter, Region, RegionKind, Stack};
-use rxdp_isa::Size;
-use rxdp_verifier::{CtxAccess, MapResolver, ProgramType};
+use rxdp_interp::{Env, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack};
+use rxdp_verifier::{NoMaps, RawMemory};
 use std::io::Read;
 
 /// Arguments of `rxdp conformance-plugin`.
@@ -25,43 +24,23 @@ pub(crate) struct Args {
     engine: EngineArg,
 }
 
-/// The program type of the conformance suite: r1 is plain memory, not a
-/// context, so nothing is rewritten.
-struct RawMemory;
-
-impl ProgramType for RawMemory {
-    fn name(&self) -> &'static str {
-        "raw memory"
-    }
-
-    fn has_context(&self) -> bool {
-        false
-    }
-
-    fn context_access(&self, off: i32, size: Size, _write: bool) -> Result<CtxAccess, String> {
-        Err(format!("no context: access off={off} size={}", size.bytes()))
-    }
-}
-
-/// The conformance suite declares no maps.
-struct NoMaps;
-
-impl MapResolver for NoMaps {
-    fn resolve(&self, index: u32, _value_off: Option<u32>) -> Result<u64, String> {
-        Err(format!("map {index}: conformance programs have no maps"))
-    }
-}
-
 /// The suite's world: one block of memory and helper 5.
 struct ConformanceEnv {
     mem: Vec<u8>,
 }
 
-impl Env for ConformanceEnv {
-    fn call_helper(&mut self, id: u32, args: [u64; 5], _grant: &mut dyn FnMut(Region)) -> Result<u64, HelperError> {
+// SAFETY: the one region is `mem`, owned by the environment and neither
+// moved nor resized while a program runs.
+unsafe impl Env for ConformanceEnv {
+    fn call_helper(
+        &mut self,
+        id: u32,
+        args: [u64; 5],
+        _grant: &mut dyn FnMut(Region),
+    ) -> Result<u64, HelperError> {
         match id {
             5 => Ok(args[0]),
-            _ => Err(HelperError::new(format!("helper {id} does not exist in the conformance suite"))),
+            _ => Err(HelperError::Unknown(id)),
         }
     }
 
@@ -101,13 +80,24 @@ pub(crate) fn run(a: Args) -> CliResult {
     let interp = Interpreter::new(&verified.insns).map_err(fail)?;
     let mut env = ConformanceEnv { mem };
     let mut stack = Stack::new();
-    let r1 = if env.mem.is_empty() { 0 } else { env.mem.as_mut_ptr() as u64 };
+    let r1 = if env.mem.is_empty() {
+        0
+    } else {
+        env.mem.as_mut_ptr() as u64
+    };
     let r2 = env.mem.len() as u64;
     let result = match a.engine {
-        EngineArg::Checked => interp.run_checked_with_args(&[r1, r2], &mut stack, &mut env),
+        EngineArg::Checked => interp.run_checked_with_args(
+            [r1, r2, 0, 0, 0],
+            &mut stack,
+            &mut env,
+            RunLimits::default(),
+        ),
         // SAFETY: the conformance suite's programs are trusted test
         // inputs, run on request with the unchecked engine.
-        EngineArg::Interp => unsafe { interp.run_with_args(&[r1, r2], &mut stack, &mut env) },
+        EngineArg::Interp => unsafe {
+            interp.run_with_args([r1, r2, 0, 0, 0], &mut stack, &mut env)
+        },
     };
     let r0 = result.map_err(fail)?;
     println!("{r0:x}");

@@ -17,7 +17,11 @@ pub(crate) fn run(a: Args) -> CliResult {
     let src = read_program(&a.prog)?;
     match XdpProgram::load(&src.insns, &src.maps) {
         Ok(p) => {
-            println!("{}: accepted ({} instructions)", a.prog.display(), p.insns().len());
+            println!(
+                "{}: accepted ({} instructions)",
+                a.prog.display(),
+                p.insns().len()
+            );
             Ok(())
         }
         Err(e) => {

@@ -1,0 +1,3 @@
+; Drop every packet: the smallest XDP program there is.
+    r0 = 1          ; XDP_DROP
+    exit
