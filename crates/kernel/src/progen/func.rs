@@ -112,6 +112,17 @@ pub(crate) enum Role {
     Sub(usize),
 }
 
+/// What a caller needs to know of a subprogram.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SubInfo {
+    /// Its arguments are r1..=r`args`.
+    pub(crate) args: usize,
+    /// Whether some already written function calls it.
+    pub(crate) called: bool,
+    /// Upper bound of the paths from its entry to its exit.
+    pub(crate) paths: f64,
+}
+
 /// A function's instructions and its unresolved local calls.
 #[derive(Debug, Default)]
 pub(crate) struct Func {
@@ -129,10 +140,12 @@ pub(crate) struct FuncGen<'a> {
     regs: Regs,
     /// Number of 8-byte scalar stack slots.
     slots: usize,
-    /// Argument count of every subprogram.
-    sub_args: &'a [usize],
-    /// Which subprograms some already written call names.
-    called: &'a mut [bool],
+    /// The subprograms (those after this one are already written).
+    subs: &'a mut [SubInfo],
+    /// Upper bound of the paths from the function's entry to the current
+    /// point, counting each call as its callee's paths (the verifier
+    /// walks a static subprogram once per calling state).
+    paths: f64,
     /// Items left to write in this function.
     budget: usize,
     out: Func,
@@ -143,8 +156,7 @@ impl<'a> FuncGen<'a> {
         rng: &'a mut Rng,
         cfg: &'a GenConfig,
         role: Role,
-        sub_args: &'a [usize],
-        called: &'a mut [bool],
+        subs: &'a mut [SubInfo],
     ) -> FuncGen<'a> {
         let slots = match role {
             Role::Main => cfg.stack_slots.max(1),
@@ -160,21 +172,22 @@ impl<'a> FuncGen<'a> {
             role,
             regs: Regs::empty(),
             slots,
-            sub_args,
-            called,
+            subs,
+            paths: 1.0,
             budget,
             out: Func::default(),
         }
     }
 
-    /// Writes the whole function: prologue, items, epilogue.
-    pub(crate) fn write(mut self) -> Func {
+    /// Writes the whole function: prologue, items, epilogue. Returns it
+    /// with the bound of its paths.
+    pub(crate) fn write(mut self) -> (Func, f64) {
         self.prologue();
         while self.budget > 0 {
             self.item(0);
         }
         self.epilogue();
-        self.out
+        (self.out, self.paths)
     }
 
     fn emit(&mut self, insn: Insn) {
@@ -252,7 +265,7 @@ impl<'a> FuncGen<'a> {
             self.emit(stx(Size::DW, Reg::R10, Reg::R2, DATA_SPILL));
             self.emit(stx(Size::DW, Reg::R10, Reg::R3, DATA_END_SPILL));
         } else if let Role::Sub(n) = self.role {
-            for a in 1..=self.sub_args[n] {
+            for a in 1..=self.subs[n].args {
                 self.regs
                     .set(Reg::new(a as u8).expect("r1..r5"), Val::Scalar);
             }
@@ -290,8 +303,8 @@ impl<'a> FuncGen<'a> {
         if let Role::Main = self.role {
             // Call any subprogram nothing called yet: an uncalled one
             // would be unreachable code to the verifier.
-            for n in 0..self.called.len() {
-                if !self.called[n] {
+            for n in 0..self.subs.len() {
+                if !self.subs[n].called {
                     self.call(n);
                 }
             }
@@ -347,6 +360,9 @@ impl<'a> FuncGen<'a> {
     }
 
     fn weights(&self, depth: usize) -> Vec<u32> {
+        // Items that multiply paths stop once the bound is reached, so
+        // that the verifier's walk stays under its complexity limit.
+        let branchy = self.paths < self.cfg.max_paths as f64;
         Family::ALL
             .iter()
             .map(|&f| {
@@ -357,9 +373,11 @@ impl<'a> FuncGen<'a> {
                     Family::Lddw => self.cfg.lddw,
                     Family::StackStore | Family::StackLoad => self.cfg.stack,
                     Family::Atomic => self.cfg.atomics,
-                    Family::Packet => self.cfg.packet && self.role == Role::Main,
-                    Family::If | Family::IfElse => self.cfg.jumps && depth < self.cfg.max_depth,
-                    Family::Call => self.cfg.calls && !self.callees().is_empty(),
+                    Family::Packet => self.cfg.packet && self.role == Role::Main && branchy,
+                    Family::If | Family::IfElse => {
+                        self.cfg.jumps && depth < self.cfg.max_depth && branchy
+                    }
+                    Family::Call => self.cfg.calls && !self.affordable_callees().is_empty(),
                 };
                 if on { f.base_weight() } else { 0 }
             })
@@ -373,7 +391,15 @@ impl<'a> FuncGen<'a> {
             Role::Main => 0,
             Role::Sub(n) => n + 1,
         };
-        (first..self.sub_args.len()).collect()
+        (first..self.subs.len()).collect()
+    }
+
+    /// The callees whose paths, times ours, stay within the bound.
+    fn affordable_callees(&self) -> Vec<usize> {
+        self.callees()
+            .into_iter()
+            .filter(|&n| self.paths * self.subs[n].paths <= self.cfg.max_paths as f64)
+            .collect()
     }
 
     fn item(&mut self, depth: usize) {
@@ -403,7 +429,7 @@ impl<'a> FuncGen<'a> {
             Family::If => self.if_block(depth),
             Family::IfElse => self.if_else(depth),
             Family::Call => {
-                let callees = self.callees();
+                let callees = self.affordable_callees();
                 let n = self.rng.pick(&callees);
                 self.call(n);
             }
@@ -631,6 +657,7 @@ impl<'a> FuncGen<'a> {
         }
         self.close_forward(check_at);
         self.regs = self.regs.meet(&before);
+        self.paths *= 2.0;
     }
 
     fn pick_not(&mut self, avoid: &[Reg]) -> Reg {
@@ -677,9 +704,11 @@ impl<'a> FuncGen<'a> {
         let at = self.out.insns.len();
         self.emit(cond);
         let before = self.regs;
+        let paths_before = self.paths;
         self.body(depth);
         self.close_forward(at);
         self.regs = self.regs.meet(&before);
+        self.paths += paths_before;
     }
 
     fn if_else(&mut self, depth: usize) {
@@ -687,20 +716,24 @@ impl<'a> FuncGen<'a> {
         let at = self.out.insns.len();
         self.emit(cond);
         let before = self.regs;
+        let paths_before = self.paths;
         self.body(depth);
         let then_regs = self.regs;
+        let then_paths = self.paths;
         let ja_at = self.out.insns.len();
         let long = self.rng.chance(1, 3);
         self.emit(Insn::Ja { off: 0, long });
         self.close_forward(at);
         self.regs = before;
+        self.paths = paths_before;
         self.body(depth);
         self.close_forward(ja_at);
         self.regs = self.regs.meet(&then_regs);
+        self.paths += then_paths;
     }
 
     fn call(&mut self, n: usize) {
-        for a in 1..=self.sub_args[n] {
+        for a in 1..=self.subs[n].args {
             let r = Reg::new(a as u8).expect("r1..r5");
             if !self.regs.is_scalar(r) {
                 if self.rng.chance(1, 2) && !self.regs.scalars().is_empty() {
@@ -714,7 +747,8 @@ impl<'a> FuncGen<'a> {
         }
         self.out.calls.push((self.out.insns.len(), n));
         self.emit(Insn::Call(CallKind::Local(0)));
-        self.called[n] = true;
+        self.subs[n].called = true;
+        self.paths *= self.subs[n].paths;
         self.regs.after_call();
     }
 }

@@ -40,7 +40,7 @@ mod state;
 
 pub use census::{Census, census};
 
-use func::{Func, FuncGen, MAX_VAR_OFF, Role};
+use func::{Func, FuncGen, MAX_VAR_OFF, Role, SubInfo};
 use rng::Rng;
 use rxdp_isa::{CallKind, Insn};
 
@@ -58,6 +58,12 @@ pub struct GenConfig {
     pub packet_span: usize,
     /// 8-byte stack slots of the main function.
     pub stack_slots: usize,
+    /// Bound on the paths through a function (each if block, packet
+    /// check and call multiplies them); once reached, no more branching
+    /// items are written. It keeps the kernel verifier's walk, which
+    /// pruning usually makes far shorter, within its limit of 1M
+    /// processed instructions for large `items`.
+    pub max_paths: u64,
     /// ALU and ALU64 operations and negation.
     pub alu: bool,
     /// Conditional jumps (if and if-else blocks).
@@ -86,6 +92,7 @@ impl Default for GenConfig {
             max_subprogs: 2,
             packet_span: 32,
             stack_slots: 6,
+            max_paths: 1 << 16,
             alu: true,
             jumps: true,
             endian: true,
@@ -119,16 +126,23 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> Vec<Insn> {
     } else {
         0
     };
-    let sub_args: Vec<usize> = (0..nsubs).map(|_| rng.below(6)).collect();
-    let mut called = vec![false; nsubs];
-    // Later subprograms first, so that the main function knows which
-    // ones no one calls yet and calls them itself.
-    let mut subs: Vec<Func> = (0..nsubs)
-        .rev()
-        .map(|n| FuncGen::new(&mut rng, cfg, Role::Sub(n), &sub_args, &mut called).write())
+    let mut info: Vec<SubInfo> = (0..nsubs)
+        .map(|_| SubInfo {
+            args: rng.below(6),
+            called: false,
+            paths: 1.0,
+        })
         .collect();
+    // Later subprograms first: their callers need their path bounds, and
+    // the main function calls those no one calls yet.
+    let mut subs = Vec::with_capacity(nsubs);
+    for n in (0..nsubs).rev() {
+        let (f, paths) = FuncGen::new(&mut rng, cfg, Role::Sub(n), &mut info).write();
+        info[n].paths = paths;
+        subs.push(f);
+    }
     subs.reverse();
-    let main = FuncGen::new(&mut rng, cfg, Role::Main, &sub_args, &mut called).write();
+    let (main, _) = FuncGen::new(&mut rng, cfg, Role::Main, &mut info).write();
     link(main, subs)
 }
 
