@@ -53,26 +53,40 @@ impl XdpBuff {
         ingress_ifindex: u32,
         rx_queue_index: u32,
     ) -> Result<XdpBuff, PacketError> {
-        if packet.len() < MIN_PACKET {
-            return Err(PacketError::TooShort(packet.len()));
-        }
-        if packet.len() > MAX_PACKET {
-            return Err(PacketError::TooLong(packet.len()));
-        }
-        let mut frame = Box::new(FrameBytes([0; FRAME_SIZE]));
-        let start = XDP_PACKET_HEADROOM;
-        frame.0[start..start + packet.len()].copy_from_slice(packet);
-        let base = frame.0.as_ptr() as u64;
-        let data = base + start as u64;
-        let ctx = XdpContext {
-            data,
-            data_end: data + packet.len() as u64,
-            data_meta: data,
-            ingress_ifindex,
-            rx_queue_index,
-            egress_ifindex: 0,
+        check_len(packet)?;
+        let mut buff = XdpBuff {
+            frame: Box::new(FrameBytes([0; FRAME_SIZE])),
+            ctx: XdpContext {
+                ingress_ifindex,
+                rx_queue_index,
+                ..XdpContext::default()
+            },
         };
-        Ok(XdpBuff { frame, ctx })
+        buff.place(packet);
+        Ok(buff)
+    }
+
+    /// Replaces the frame's packet with a copy of `packet` and resets the
+    /// context as [`XdpBuff::new`] sets it (no metadata; interface and
+    /// queue unchanged), reusing the frame: no allocation. Bytes outside
+    /// the new packet keep what earlier runs left there, as a recycled
+    /// page does in the kernel.
+    pub fn reset(&mut self, packet: &[u8]) -> Result<(), PacketError> {
+        check_len(packet)?;
+        self.place(packet);
+        Ok(())
+    }
+
+    /// Copies a packet whose length `check_len` accepted after the
+    /// headroom and points the context at it.
+    fn place(&mut self, packet: &[u8]) {
+        let start = XDP_PACKET_HEADROOM;
+        self.frame.0[start..start + packet.len()].copy_from_slice(packet);
+        let data = self.hard_start() + start as u64;
+        self.ctx.data = data;
+        self.ctx.data_end = data + packet.len() as u64;
+        self.ctx.data_meta = data;
+        self.ctx.egress_ifindex = 0;
     }
 
     /// The native context, for programs to read and helpers to update.
@@ -117,6 +131,16 @@ impl XdpBuff {
     }
 }
 
+fn check_len(packet: &[u8]) -> Result<(), PacketError> {
+    if packet.len() < MIN_PACKET {
+        return Err(PacketError::TooShort(packet.len()));
+    }
+    if packet.len() > MAX_PACKET {
+        return Err(PacketError::TooLong(packet.len()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +167,23 @@ mod tests {
         assert!(XdpBuff::new(&vec![0; MAX_PACKET], 1, 0).is_ok());
         let e = XdpBuff::new(&vec![0; MAX_PACKET + 1], 1, 0).err().unwrap();
         assert!(e.to_string().contains("3521 bytes exceeds the 3520"), "{e}");
+    }
+
+    #[test]
+    fn reset_replaces_the_packet_in_the_same_frame() {
+        let mut b = XdpBuff::new(&[7; 64], 5, 2).unwrap();
+        let start = b.hard_start();
+        // As a helper would leave it: metadata before data, a shorter tail.
+        b.ctx_mut().data_meta -= 8;
+        b.ctx_mut().data_end -= 10;
+        let pkt: Vec<u8> = (100..140).collect();
+        b.reset(&pkt).unwrap();
+        assert_eq!(b.hard_start(), start);
+        assert_eq!(b.ctx().data - start, XDP_PACKET_HEADROOM as u64);
+        assert_eq!(b.packet(), &pkt[..]);
+        assert_eq!(b.data_out(), &pkt[..]);
+        assert_eq!((b.ctx().ingress_ifindex, b.ctx().rx_queue_index), (5, 2));
+        assert_eq!(b.reset(&[0; 3]), Err(PacketError::TooShort(3)));
+        assert_eq!(b.packet(), &pkt[..], "a refused packet changes nothing");
     }
 }

@@ -6,6 +6,7 @@
 //! ```text
 //! instructions ──load──▶ XdpProgram ──test_run(packet)──▶ retval, action, data_out
 //!                 │ maps created, structure checked, ctx loads rewritten
+//!                 └──runner(engine)──▶ XdpRunner ──run(&mut XdpBuff)──▶ retval, per frame
 //! ```
 
 pub mod action;
@@ -14,6 +15,7 @@ pub mod ctx;
 pub mod helpers;
 pub mod maps;
 pub mod program;
+pub mod runner;
 pub mod sample;
 pub mod test_run;
 
@@ -22,4 +24,5 @@ pub use buff::XdpBuff;
 pub use ctx::{Xdp, XdpAttach, XdpContext};
 pub use maps::MapTable;
 pub use program::{LoadError, XdpProgram};
+pub use runner::XdpRunner;
 pub use test_run::{Engine, RunError, TestRunOpts, TestRunOutput};

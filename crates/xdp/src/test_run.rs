@@ -10,9 +10,8 @@
 
 use crate::action::Action;
 use crate::buff::{PacketError, XdpBuff};
-use crate::helpers::XdpEnv;
 use crate::program::XdpProgram;
-use rxdp_interp::{Fault, Stack};
+use rxdp_interp::Fault;
 use std::time::Instant;
 use thiserror::Error;
 
@@ -105,32 +104,17 @@ pub enum RunError {
 impl XdpProgram {
     /// Runs the program on `packet` as BPF_PROG_TEST_RUN would.
     pub fn test_run(&self, packet: &[u8], opts: &TestRunOpts) -> Result<TestRunOutput, RunError> {
-        if opts.engine != Engine::Checked && !self.is_trusted() {
-            return Err(RunError::Unverified(opts.engine.name()));
-        }
+        let mut runner = self.runner(opts.engine)?.with_cpu(opts.cpu);
         let mut buff = XdpBuff::new(packet, opts.ingress_ifindex, opts.rx_queue_index)?;
-        let mut stack = Stack::new();
         let repeat = opts.repeat.max(1);
-        let ctx: *mut _ = buff.ctx_mut();
-        let mut env = XdpEnv {
-            ctx,
-            maps: self.maps(),
-            cpu: opts.cpu,
-        };
-        let interp = self.interp();
-        let mut r0 = 0;
+        let mut retval = 0;
         let start = Instant::now();
         for run in 1..=repeat {
-            let result = match opts.engine {
-                // SAFETY: only trusted programs get here (checked above),
-                // and `ctx` points to the live context of `buff`.
-                Engine::Interp => unsafe { interp.run(ctx as u64, &mut stack, &mut env) },
-                Engine::Checked => interp.run_checked(ctx as u64, &mut stack, &mut env),
-            };
-            r0 = result.map_err(|fault| RunError::Fault { run, fault })?;
+            retval = runner
+                .run(&mut buff)
+                .map_err(|fault| RunError::Fault { run, fault })?;
         }
         let duration_ns = (start.elapsed().as_nanos() / u128::from(repeat)) as u64;
-        let retval = r0 as u32;
         Ok(TestRunOutput {
             retval,
             action: Action::from_retval(retval),
