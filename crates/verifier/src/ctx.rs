@@ -29,10 +29,10 @@
 //!
 //! The kernel tracks all of this as part of its full abstract
 //! interpretation; this pass is deliberately smaller and more conservative.
-//! It differs from the kernel in one permissive way: the kernel rejects
-//! any access through a context pointer moved by a constant
-//! ("dereference of modified ctx ptr"), while this pass folds the constant
-//! into the field offset.
+//! Like the kernel, it rejects any access through a context pointer moved
+//! by a constant ("dereference of modified ctx ptr"): the field offset
+//! must be the instruction's own, so that one look at an instruction tells
+//! which field it reads.
 
 use crate::cfg::Structure;
 use crate::error::VerifyError;
@@ -480,6 +480,10 @@ fn access(
 ) -> Result<Option<CtxSite>, VerifyError> {
     let r = base.num();
     match st.reg(base) {
+        Val::Ctx(k) if k != 0 => Err(VerifyError::at(
+            pc,
+            format!("dereference of modified ctx ptr R{r} off={k} disallowed"),
+        )),
         Val::Ctx(k) => Ok(Some(CtxSite {
             pc,
             ptr_off: k,

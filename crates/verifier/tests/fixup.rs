@@ -115,19 +115,19 @@ fn ctx_cases() -> Vec<(&'static str, Vec<Insn>, Expect)> {
             Rewrites(vec![]),
         ),
         (
-            "ctx + 4 is data_end",
+            "ctx + 4 is not data_end: a moved ctx pointer is refused",
             vec![alu_imm(AluOp::Add, 1, 4), ldx(Size::W, 0, 1, 0), exit()],
-            Rewrites(vec![(1, native(Size::DW, 0, 1, 4))]),
+            Err(1, "dereference of modified ctx ptr R1 off=4 disallowed"),
         ),
         (
-            "ctx + 8 - 4 with insn offset 8 is ingress_ifindex",
+            "ctx moved and moved back is the context again",
             vec![
                 alu_imm(AluOp::Add, 1, 8),
-                alu_imm(AluOp::Sub, 1, 4),
-                ldx(Size::W, 0, 1, 8),
+                alu_imm(AluOp::Sub, 1, 8),
+                ldx(Size::W, 0, 1, 12),
                 exit(),
             ],
-            Rewrites(vec![(2, native(Size::W, 0, 1, 20))]),
+            Rewrites(vec![(2, native(Size::W, 0, 1, 24))]),
         ),
         (
             "store to ctx",
