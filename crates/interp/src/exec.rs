@@ -426,9 +426,11 @@ impl Interpreter {
                     let cell =
                         unsafe { AtomicU32::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
                     let kind = AtomicKind::from_imm(op.imm);
-                    let (src, r0) = atomic32(cell, kind, r!(op.src), r!(0));
-                    r!(op.src) = src;
-                    r!(0) = r0;
+                    match atomic32(cell, kind, r!(op.src), r!(0)) {
+                        Fetched::Nothing => {}
+                        Fetched::Src(v) => r!(op.src) = v,
+                        Fetched::R0(v) => r!(0) = v,
+                    }
                 }
                 OpCode::Atomic64 => {
                     let addr = atomic_addr!(8);
@@ -436,9 +438,11 @@ impl Interpreter {
                     let cell =
                         unsafe { AtomicU64::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
                     let kind = AtomicKind::from_imm(op.imm);
-                    let (src, r0) = atomic64(cell, kind, r!(op.src), r!(0));
-                    r!(op.src) = src;
-                    r!(0) = r0;
+                    match atomic64(cell, kind, r!(op.src), r!(0)) {
+                        Fetched::Nothing => {}
+                        Fetched::Src(v) => r!(op.src) = v,
+                        Fetched::R0(v) => r!(0) = v,
+                    }
                 }
 
                 OpCode::LdDw => {
@@ -530,44 +534,56 @@ fn legacy_load<E: Env, T: BigEndian>(env: &E, off: i32) -> Result<Option<u64>, F
     Ok(Some(v.be_to_u64()))
 }
 
-/// Applies a 32-bit atomic; returns the new `src` and `r0`.
-fn atomic32(cell: &AtomicU32, kind: AtomicKind, src: u64, r0: u64) -> (u64, u64) {
+/// The register an atomic writes back, if any: the operand register for
+/// fetching operations and `xchg`, `r0` for `cmpxchg`. Only that one is
+/// written, so a fetch into `r0` itself keeps the fetched value.
+enum Fetched {
+    /// Nothing is written back.
+    Nothing,
+    /// The old memory value goes into the operand register.
+    Src(u64),
+    /// The old memory value goes into `r0`.
+    R0(u64),
+}
+
+/// Applies a 32-bit atomic; the fetched value is zero-extended.
+fn atomic32(cell: &AtomicU32, kind: AtomicKind, src: u64, r0: u64) -> Fetched {
     let v = src as u32;
-    let old = |x: u32| u64::from(x);
+    let old = |x: u32| Fetched::Src(u64::from(x));
     match kind {
         AtomicKind::Add => _ = cell.fetch_add(v, SeqCst),
         AtomicKind::Or => _ = cell.fetch_or(v, SeqCst),
         AtomicKind::And => _ = cell.fetch_and(v, SeqCst),
         AtomicKind::Xor => _ = cell.fetch_xor(v, SeqCst),
-        AtomicKind::FetchAdd => return (old(cell.fetch_add(v, SeqCst)), r0),
-        AtomicKind::FetchOr => return (old(cell.fetch_or(v, SeqCst)), r0),
-        AtomicKind::FetchAnd => return (old(cell.fetch_and(v, SeqCst)), r0),
-        AtomicKind::FetchXor => return (old(cell.fetch_xor(v, SeqCst)), r0),
-        AtomicKind::Xchg => return (old(cell.swap(v, SeqCst)), r0),
+        AtomicKind::FetchAdd => return old(cell.fetch_add(v, SeqCst)),
+        AtomicKind::FetchOr => return old(cell.fetch_or(v, SeqCst)),
+        AtomicKind::FetchAnd => return old(cell.fetch_and(v, SeqCst)),
+        AtomicKind::FetchXor => return old(cell.fetch_xor(v, SeqCst)),
+        AtomicKind::Xchg => return old(cell.swap(v, SeqCst)),
         AtomicKind::Cmpxchg => {
             let (Ok(prev) | Err(prev)) = cell.compare_exchange(r0 as u32, v, SeqCst, SeqCst);
-            return (src, old(prev));
+            return Fetched::R0(u64::from(prev));
         }
     }
-    (src, r0)
+    Fetched::Nothing
 }
 
-/// Applies a 64-bit atomic; returns the new `src` and `r0`.
-fn atomic64(cell: &AtomicU64, kind: AtomicKind, src: u64, r0: u64) -> (u64, u64) {
+/// Applies a 64-bit atomic.
+fn atomic64(cell: &AtomicU64, kind: AtomicKind, src: u64, r0: u64) -> Fetched {
     match kind {
         AtomicKind::Add => _ = cell.fetch_add(src, SeqCst),
         AtomicKind::Or => _ = cell.fetch_or(src, SeqCst),
         AtomicKind::And => _ = cell.fetch_and(src, SeqCst),
         AtomicKind::Xor => _ = cell.fetch_xor(src, SeqCst),
-        AtomicKind::FetchAdd => return (cell.fetch_add(src, SeqCst), r0),
-        AtomicKind::FetchOr => return (cell.fetch_or(src, SeqCst), r0),
-        AtomicKind::FetchAnd => return (cell.fetch_and(src, SeqCst), r0),
-        AtomicKind::FetchXor => return (cell.fetch_xor(src, SeqCst), r0),
-        AtomicKind::Xchg => return (cell.swap(src, SeqCst), r0),
+        AtomicKind::FetchAdd => return Fetched::Src(cell.fetch_add(src, SeqCst)),
+        AtomicKind::FetchOr => return Fetched::Src(cell.fetch_or(src, SeqCst)),
+        AtomicKind::FetchAnd => return Fetched::Src(cell.fetch_and(src, SeqCst)),
+        AtomicKind::FetchXor => return Fetched::Src(cell.fetch_xor(src, SeqCst)),
+        AtomicKind::Xchg => return Fetched::Src(cell.swap(src, SeqCst)),
         AtomicKind::Cmpxchg => {
             let (Ok(prev) | Err(prev)) = cell.compare_exchange(r0, src, SeqCst, SeqCst);
-            return (src, prev);
+            return Fetched::R0(prev);
         }
     }
-    (src, r0)
+    Fetched::Nothing
 }
