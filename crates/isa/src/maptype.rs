@@ -129,6 +129,12 @@ pub fn map_type_by_name(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == short).map(|i| i as u32)
 }
 
+/// A printable form of map type `ty` for messages: `lpm_trie (11)`, or
+/// `unknown (99)` for a number outside the kernel's enum.
+pub fn describe(ty: u32) -> String {
+    format!("{} ({ty})", map_type_name(ty).unwrap_or("unknown"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +172,7 @@ mod tests {
         }
         assert_eq!(map_type_by_name("hashmap"), None);
         assert_eq!(map_type_name(INSN_ARRAY + 1), None);
+        assert_eq!(describe(LPM_TRIE), "lpm_trie (11)");
+        assert_eq!(describe(99), "unknown (99)");
     }
 }

@@ -24,8 +24,10 @@ pub mod error;
 pub mod flags;
 pub mod hashtab;
 pub mod map;
-pub mod map_type;
 mod storage;
+
+/// The `BPF_MAP_TYPE_*` numbers and names, shared with the assembler.
+pub use rxdp_isa::maptype as map_type;
 
 use std::sync::Arc;
 
