@@ -1,0 +1,2 @@
+//! Loading clang `-target bpf` ELF objects with libbpf conventions.
+#![forbid(unsafe_code)]
