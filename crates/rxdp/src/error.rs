@@ -28,30 +28,10 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(e) | CliError::Program(e) => write_chain(f, e),
+            CliError::Usage(e) | CliError::Program(e) => write!(f, "{e:#}"),
             CliError::Silent(c) => write!(f, "exit {c}"),
         }
     }
-}
-
-/// Writes an error and its causes as `outer: inner: ...`, leaving out a
-/// cause whose text the message before it already ends with: library
-/// errors that wrap another as `#[error("{0}")]` would otherwise print
-/// it twice (`insn 9: bad map: insn 9: bad map`).
-fn write_chain(f: &mut fmt::Formatter<'_>, e: &anyhow::Error) -> fmt::Result {
-    let mut last = String::new();
-    for cause in e.chain() {
-        let msg = cause.to_string();
-        if last.ends_with(&msg) {
-            continue;
-        }
-        if !last.is_empty() {
-            f.write_str(": ")?;
-        }
-        f.write_str(&msg)?;
-        last = msg;
-    }
-    Ok(())
 }
 
 /// Shorthand for results of commands.
@@ -65,17 +45,4 @@ pub(crate) fn usage(e: impl Into<anyhow::Error>) -> CliError {
 /// Marks an error as the program being rejected or failing (exit 1).
 pub(crate) fn program(e: impl Into<anyhow::Error>) -> CliError {
     CliError::Program(e.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_prints_each_cause_once() {
-        let e = program(anyhow::anyhow!("insn 9: bad map").context("insn 9: bad map"));
-        assert_eq!(e.to_string(), "insn 9: bad map");
-        let e = usage(anyhow::anyhow!("No such file").context("cannot read x.s"));
-        assert_eq!(e.to_string(), "cannot read x.s: No such file");
-    }
 }

@@ -16,10 +16,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum LoadError {
     /// The verifier rejected it.
-    #[error("{0}")]
+    #[error(transparent)]
     Verify(#[from] VerifyError),
     /// One of its maps could not be created.
-    #[error("map '{name}': {source}")]
+    #[error("map '{name}'")]
     Map {
         /// The map's name.
         name: String,
@@ -39,7 +39,7 @@ pub enum LoadError {
         name: String,
     },
     /// The interpreter could not prepare it.
-    #[error("{0}")]
+    #[error(transparent)]
     Prepare(#[from] PrepareError),
 }
 

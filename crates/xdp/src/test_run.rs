@@ -83,7 +83,7 @@ pub struct TestRunOutput {
 #[derive(Debug, Error)]
 pub enum RunError {
     /// The packet does not fit a frame.
-    #[error("{0}")]
+    #[error(transparent)]
     Packet(#[from] PacketError),
     /// The program faulted (checked engine) or a helper failed.
     #[error("run {run}: {fault}")]
