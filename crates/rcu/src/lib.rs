@@ -1,0 +1,1 @@
+//! Grace periods (QSBR) for rxdp.
