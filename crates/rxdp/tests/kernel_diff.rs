@@ -85,18 +85,23 @@ fn report(
 /// turned a conditional jump into an unconditional one: the verifier's
 /// dead-code optimisations, which are sound only if its range analysis is.
 fn kernel_pruned(prog: &[Insn]) -> bool {
+    use rxdp_isa::opcode::{CLASS_MASK, OP_MASK, class, jmp};
     let Ok((kprog, _)) = load_kernel(prog, &[]) else {
         return false;
     };
-    let Ok(xlated) = kprog.xlated().map(|x| rxdp_isa::decode_raw(&x)) else {
+    let Ok(xlated) = kprog.xlated() else {
         return false;
     };
-    let Ok(xlated) = xlated else { return false };
-    xlated.len() != prog.len()
-        || prog
+    let orig = rxdp_isa::encode_raw(prog);
+    let is_cond = |code: u8| {
+        matches!(code & CLASS_MASK, class::JMP | class::JMP32)
+            && !matches!(code & OP_MASK, jmp::JA | jmp::CALL | jmp::EXIT)
+    };
+    xlated.len() != orig.len()
+        || orig
             .iter()
             .zip(&xlated)
-            .any(|(a, b)| matches!(a, Insn::Jmp { .. }) && matches!(b, Insn::Ja { .. }))
+            .any(|(a, b)| is_cond(a.code) && b.code == class::JMP | jmp::JA)
 }
 
 fn campaign(label: &str, cfg: &GenConfig, first: u64, count: u64) {
