@@ -211,6 +211,20 @@ impl Interpreter {
                 addr as usize
             }};
         }
+        // Returns from the program or from a bpf-to-bpf call.
+        macro_rules! exit {
+            () => {{
+                if depth == 0 {
+                    return Ok(r!(0));
+                }
+                depth -= 1;
+                let frame = frames[depth];
+                [r!(6), r!(7), r!(8), r!(9)] = frame.saved;
+                pc = frame.ret_pc;
+                fp += STACK_FRAME_SIZE as u64;
+                r!(10) = fp;
+            }};
+        }
         macro_rules! legacy {
             ($t:ty, $off:expr) => {{
                 match legacy_load::<E, $t>(env, $off) {
@@ -391,16 +405,14 @@ impl Interpreter {
                     r!(10) = fp;
                     pc = op.off as usize;
                 }
-                OpCode::Exit => {
-                    if depth == 0 {
-                        return Ok(r!(0));
+                OpCode::Exit => exit!(),
+                OpCode::RetK => {
+                    r!(0) = op.imm;
+                    // The checked mode runs the `exit` in the next slot as
+                    // its own instruction, so that the budget counts both.
+                    if !CHECKED {
+                        exit!();
                     }
-                    depth -= 1;
-                    let frame = frames[depth];
-                    [r!(6), r!(7), r!(8), r!(9)] = frame.saved;
-                    pc = frame.ret_pc;
-                    fp += STACK_FRAME_SIZE as u64;
-                    r!(10) = fp;
                 }
 
                 OpCode::LdxB => r!(op.dst) = u64::from(load!(u8)),

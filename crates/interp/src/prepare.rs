@@ -7,6 +7,10 @@
 //! operation needs it, and jump and call targets as absolute slot indices.
 //! Slots keep their numbering so a fault's `pc` is the kernel's index.
 //!
+//! One peephole fuses the commonest pair, `r0 = K; exit` (every
+//! `return XDP_PASS`), into one op in the slot of the move; the `exit`
+//! keeps its slot, so jumps to it still work.
+//!
 //! Translation also establishes the invariants the execution loop relies
 //! on to skip bounds checks: register numbers are below 11, every jump and
 //! call target is an executable slot, and one extra [`OpCode::FellOff`]
@@ -99,6 +103,8 @@ pub(crate) enum OpCode {
     Jle32K, Jle32X, Jslt32K, Jslt32X, Jsle32K, Jsle32X,
     // Calls: helper (`imm` = id), local (`off` = target), by register.
     CallHelper, CallLocal, Callx, Exit,
+    // `r0 = imm; exit` fused (the `exit` keeps its own slot after it).
+    RetK,
     // Memory: `off` is the sign-extended offset.
     LdxB, LdxH, LdxW, LdxDW, LdxSB, LdxSH, LdxSW,
     StxB, StxH, StxW, StxDW,
@@ -184,6 +190,7 @@ impl Interpreter {
             ops.push(translate(insns, pc, insn)?);
         }
         ops.push(op(OpCode::FellOff, 0, 0, 0, 0));
+        fuse_returns(&mut ops);
         Ok(Interpreter {
             ops: ops.into_boxed_slice(),
         })
@@ -197,6 +204,22 @@ impl Interpreter {
     /// Always false: an empty program cannot be prepared.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// Turns each `r0 = K` followed by `exit` into [`OpCode::RetK`]: one
+/// dispatch instead of two on every constant return. The immediate is the
+/// move's, already widened as the move widens it.
+fn fuse_returns(ops: &mut [Op]) {
+    for i in 1..ops.len() {
+        let (head, tail) = ops.split_at_mut(i);
+        let mov = &mut head[i - 1];
+        if matches!(mov.code, OpCode::Mov64K | OpCode::Mov32K)
+            && mov.dst == 0
+            && tail[0].code == OpCode::Exit
+        {
+            mov.code = OpCode::RetK;
+        }
     }
 }
 
@@ -624,5 +647,46 @@ mod tests {
             PrepareError::BrokenLdImm64 { pc: 0 }
         );
         assert_eq!(Interpreter::new(&[]).unwrap_err(), PrepareError::Empty);
+    }
+
+    #[test]
+    fn constant_returns_are_fused_and_the_exit_keeps_its_slot() {
+        let mov = |width, imm| Insn::Alu {
+            width,
+            op: AluOp::Mov,
+            dst: Reg::R0,
+            src: Operand::Imm(imm),
+        };
+        let prog = [
+            mov(Width::W64, -1),
+            Insn::Exit,
+            mov(Width::W32, -1),
+            Insn::Exit,
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: Reg::R1,
+                src: Operand::Imm(2),
+            },
+            Insn::Exit,
+            mov(Width::W64, 3),
+            Insn::Ja {
+                off: -1,
+                long: false,
+            },
+        ];
+        let p = Interpreter::new(&prog).unwrap();
+        let codes: Vec<OpCode> = p.ops.iter().map(|o| o.code).collect();
+        use OpCode::*;
+        assert_eq!(
+            codes,
+            [RetK, Exit, RetK, Exit, Mov64K, Exit, Mov64K, Ja, FellOff]
+        );
+        assert_eq!(p.ops[0].imm, u64::MAX, "64-bit move sign-extends");
+        assert_eq!(
+            p.ops[2].imm,
+            u64::from(u32::MAX),
+            "32-bit move zero-extends"
+        );
     }
 }

@@ -338,3 +338,29 @@ fn stack_is_reused_across_runs() {
     let second = unsafe { prog.run(0, &mut stack, &mut env) };
     assert_eq!((first, second), (Ok(0), Ok(5)));
 }
+
+#[test]
+fn fused_constant_returns_keep_their_exit_slot_and_budget() {
+    // `r0 = 9; exit` at slots 2-3 is one op in the fast mode; a jump to
+    // slot 3 must still land on the exit.
+    let p = |first: i32| {
+        prog![
+            mov64(0, first),
+            jmp(Width::W64, Eq, 0, k(5), 1),
+            mov64(0, 9),
+            EXIT
+        ]
+    };
+    assert_eq!(run(&p(5)), 5, "jump to the exit of the pair");
+    assert_eq!(run(&p(6)), 9, "through the pair");
+    // The checked mode still counts the move and the exit.
+    let prog = Interpreter::new(&prog![mov64(0, 9), EXIT]).unwrap();
+    let limits = |max_insns| rxdp_interp::RunLimits { max_insns };
+    let mut env = TestEnv::new();
+    let e = prog
+        .run_checked_with(0, &mut Stack::new(), &mut env, limits(1))
+        .unwrap_err();
+    assert_eq!((e.pc, e.kind), (1, FaultKind::InsnLimit { max_insns: 1 }));
+    let ok = prog.run_checked_with(0, &mut Stack::new(), &mut env, limits(2));
+    assert_eq!(ok, Ok(9));
+}
