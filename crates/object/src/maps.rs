@@ -1,0 +1,566 @@
+//! Map definitions, from the three places a BPF object declares maps:
+//!
+//! - `.maps`, BTF-defined maps (libbpf's `bpf_object__init_user_btf_maps`
+//!   and `parse_btf_map_def`): each variable of the `.maps` DATASEC is a
+//!   struct whose members encode the definition in their *types*:
+//!   `__uint(name, N)` is `int (*name)[N]`, `__type(name, T)` is
+//!   `typeof(T) *name`, `__array(name, T)` is `typeof(T) *name[]`;
+//! - `maps`, the legacy `struct bpf_map_def` array, one symbol per map;
+//! - global data: `.data*`, `.rodata*` and `.bss*` sections, each a
+//!   single-element array map holding the section
+//!   (`bpf_object__init_global_data_maps`).
+//!
+//! Maps are numbered in that order; relocations refer to them by this
+//! index ([`rxdp_isa::Pseudo::MapIdx`]).
+
+use crate::btf::{Btf, BtfKind, Member, linkage};
+use crate::elf::{Elf, SHT_NOBITS, SHT_PROGBITS, STT_FILE, STT_OBJECT, STT_SECTION};
+use crate::error::ObjectError;
+use rxdp_isa::maptype;
+use std::collections::HashMap;
+
+/// `BPF_F_RDONLY_PROG`: programs may only read the map (`.rodata*`).
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_MMAPABLE`: the array may be mmap()ed; libbpf sets it on every
+/// global data map.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+/// The largest value of an array map the kernel accepts
+/// (`KMALLOC_MAX_SIZE` with 4 KiB pages), which bounds global data maps.
+pub const MAX_DATA_SECTION: u64 = 4 << 20;
+
+/// `LIBBPF_PIN_*`: whether and how a map is pinned in bpffs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pinning {
+    /// `LIBBPF_PIN_NONE` (0).
+    #[default]
+    None,
+    /// `LIBBPF_PIN_BY_NAME` (1): pinned under the map's name.
+    ByName,
+}
+
+/// Where a map was declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapOrigin {
+    /// A BTF-defined map in `.maps`.
+    Btf,
+    /// A `struct bpf_map_def` in the legacy `maps` section.
+    Legacy,
+    /// A global data section (`.data*`, `.rodata*`, `.bss*`).
+    GlobalData,
+}
+
+/// What an initial slot of a prog array or map of maps holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotTarget {
+    /// A program, by name (a prog array's `values`).
+    Prog(String),
+    /// A map, by index into `Object::maps` (a map of maps' `values`).
+    Map(usize),
+}
+
+/// One initialised element of a prog array or map of maps
+/// (`.values = { [1] = &prog }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitSlot {
+    /// The key (array index).
+    pub index: u32,
+    /// What it holds.
+    pub target: SlotTarget,
+}
+
+/// A map as the object defines it, before it is created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDef {
+    /// The map's name: the variable or symbol name, or for global data
+    /// the section name (`.rodata`, `.data.custom`); for an inner map
+    /// template `<outer>.inner`.
+    pub name: String,
+    /// The ELF section that declared it (`.maps`, `maps`, `.bss`, ...).
+    pub section: String,
+    /// Where it came from.
+    pub origin: MapOrigin,
+    /// `enum bpf_map_type` ([`rxdp_isa::maptype`]).
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of elements.
+    pub max_entries: u32,
+    /// `map_flags` (`BPF_F_*`).
+    pub map_flags: u32,
+    /// NUMA node (`numa_node`), 0 unless given.
+    pub numa_node: u32,
+    /// `map_extra` (bloom filter hash count, arena address).
+    pub map_extra: u64,
+    /// Pinning.
+    pub pinning: Pinning,
+    /// Whether programs may only read it (`.rodata*`).
+    pub readonly: bool,
+    /// BTF type id of the key (0: none).
+    pub btf_key_type_id: u32,
+    /// BTF type id of the value (0: none).
+    pub btf_value_type_id: u32,
+    /// For global data: the single element's initial bytes (zeros for
+    /// `.bss`). `None` for other maps.
+    pub initial_value: Option<Vec<u8>>,
+    /// Initial elements of a prog array or map of maps.
+    pub init_slots: Vec<InitSlot>,
+    /// The inner map template of a map of maps (`__array(values, struct
+    /// inner)`).
+    pub inner: Option<Box<MapDef>>,
+}
+
+impl MapDef {
+    fn new(name: &str, section: &str, origin: MapOrigin) -> MapDef {
+        MapDef {
+            name: name.to_owned(),
+            section: section.to_owned(),
+            origin,
+            map_type: maptype::UNSPEC,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 0,
+            map_flags: 0,
+            numa_node: 0,
+            map_extra: 0,
+            pinning: Pinning::None,
+            readonly: false,
+            btf_key_type_id: 0,
+            btf_value_type_id: 0,
+            initial_value: None,
+            init_slots: Vec::new(),
+            inner: None,
+        }
+    }
+
+    /// Whether the map's values are maps (array or hash of maps).
+    pub fn is_map_in_map(&self) -> bool {
+        matches!(
+            self.map_type,
+            maptype::ARRAY_OF_MAPS | maptype::HASH_OF_MAPS
+        )
+    }
+}
+
+/// Where each map lives in the ELF file, to resolve relocations.
+#[derive(Debug, Default)]
+pub(crate) struct MapIndex {
+    /// `(section, offset)` of each `.maps`/`maps` definition → map index.
+    pub(crate) by_location: HashMap<(usize, u64), usize>,
+    /// Global data section → map index.
+    pub(crate) by_data_section: HashMap<usize, usize>,
+    /// The legacy `maps` and the `.maps` section indices.
+    pub(crate) map_sections: Vec<usize>,
+    /// BTF maps: `(map index, offset, size, byte offset of "values")`.
+    pub(crate) btf_maps: Vec<BtfMapLoc>,
+}
+
+/// The placement of a BTF-defined map within `.maps`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BtfMapLoc {
+    pub(crate) map: usize,
+    pub(crate) offset: u64,
+    pub(crate) size: u64,
+    /// Byte offset of the `values` member, when it is the last member.
+    pub(crate) values_off: Option<u64>,
+}
+
+/// Collects every map of the object, in libbpf's order.
+pub(crate) fn collect(
+    elf: &Elf<'_>,
+    btf: Option<&Btf>,
+) -> Result<(Vec<MapDef>, MapIndex), ObjectError> {
+    let mut maps = Vec::new();
+    let mut index = MapIndex::default();
+    if let Some((shndx, _)) = elf.section_by_name("maps") {
+        legacy_maps(elf, shndx, &mut maps, &mut index)?;
+    }
+    if let Some((shndx, sec)) = elf.section_by_name(".maps")
+        && !sec.data.is_empty()
+    {
+        let btf = btf
+            .ok_or_else(|| ObjectError::section(".maps", "BTF-defined maps need a .BTF section"))?;
+        btf_maps(elf, btf, shndx, &mut maps, &mut index)?;
+    }
+    data_maps(elf, &mut maps, &mut index)?;
+    Ok((maps, index))
+}
+
+/// The legacy `maps` section: `struct bpf_map_def { type, key_size,
+/// value_size, max_entries, map_flags }`, all `u32`, one per symbol, the
+/// definition size being the section size over the number of symbols
+/// (libbpf's rule; longer definitions must have zeros past the known
+/// fields).
+fn legacy_maps(
+    elf: &Elf<'_>,
+    shndx: usize,
+    maps: &mut Vec<MapDef>,
+    index: &mut MapIndex,
+) -> Result<(), ObjectError> {
+    let sec = &elf.sections[shndx];
+    let mut syms: Vec<_> = elf
+        .symbols
+        .iter()
+        .filter(|s| s.section == Some(shndx) && s.kind != STT_SECTION && s.kind != STT_FILE)
+        .collect();
+    if syms.is_empty() {
+        return Ok(());
+    }
+    syms.sort_by_key(|s| s.value);
+    let size = sec.data.len();
+    if size == 0 || !size.is_multiple_of(syms.len()) {
+        return Err(ObjectError::section(
+            "maps",
+            format!(
+                "size {size} is not a multiple of its {} map symbols",
+                syms.len()
+            ),
+        ));
+    }
+    let def_size = size / syms.len();
+    index.map_sections.push(shndx);
+    for sym in syms {
+        let start = usize::try_from(sym.value)
+            .ok()
+            .filter(|v| v.checked_add(def_size).is_some_and(|e| e <= size));
+        let start = start.ok_or_else(|| {
+            ObjectError::map(
+                &sym.name,
+                format!("definition at {:#x} overruns the maps section", sym.value),
+            )
+        })?;
+        let bytes = &sec.data[start..start + def_size];
+        let field = |i: usize| {
+            bytes
+                .get(4 * i..4 * i + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        if bytes.len() > 20 && bytes[20..].iter().any(|&b| b != 0) {
+            return Err(ObjectError::map(
+                &sym.name,
+                "legacy definition has unknown non-zero fields past map_flags",
+            ));
+        }
+        let mut def = MapDef::new(&sym.name, "maps", MapOrigin::Legacy);
+        def.map_type = field(0);
+        def.key_size = field(1);
+        def.value_size = field(2);
+        def.max_entries = field(3);
+        def.map_flags = field(4);
+        index.by_location.insert((shndx, sym.value), maps.len());
+        maps.push(def);
+    }
+    Ok(())
+}
+
+/// BTF-defined maps: the variables of the `.maps` DATASEC.
+fn btf_maps(
+    elf: &Elf<'_>,
+    btf: &Btf,
+    shndx: usize,
+    maps: &mut Vec<MapDef>,
+    index: &mut MapIndex,
+) -> Result<(), ObjectError> {
+    let sec_size = elf.sections[shndx].data.len() as u64;
+    let (_, vars) = btf
+        .datasec(".maps")
+        .ok_or_else(|| ObjectError::section(".maps", "no DATASEC .maps in BTF"))?;
+    index.map_sections.push(shndx);
+    for vi in vars {
+        let var = btf.type_by_id(vi.ty)?;
+        let name = btf.string(var.name_off)?.to_owned();
+        let BtfKind::Var { ty, linkage: link } = var.kind else {
+            return Err(ObjectError::map(
+                &name,
+                format!(
+                    ".maps DATASEC entry [{}] is {}, not VAR",
+                    vi.ty,
+                    var.kind_name()
+                ),
+            ));
+        };
+        if link != linkage::GLOBAL && link != linkage::STATIC {
+            return Err(ObjectError::map(
+                &name,
+                format!("unsupported linkage {link}"),
+            ));
+        }
+        let (offset, size) = map_placement(elf, shndx, &name, link, vi.offset, vi.size)?;
+        if offset.checked_add(size).is_none_or(|end| end > sec_size) {
+            return Err(ObjectError::map(
+                &name,
+                format!("definition at {offset:#x}+{size:#x} overruns .maps ({sec_size:#x})"),
+            ));
+        }
+        let (_, def_t) = btf.skip_mods_and_typedefs(ty)?;
+        let BtfKind::Composite {
+            union: false,
+            members,
+            ..
+        } = &def_t.kind
+        else {
+            return Err(ObjectError::map(
+                &name,
+                format!("definition is {}, not a struct", def_t.kind_name()),
+            ));
+        };
+        let def = parse_btf_map_def(btf, &name, members, false)?;
+        let values_off = members
+            .last()
+            .filter(|m| btf.string(m.name_off).ok() == Some("values"))
+            .map(|m| u64::from(m.bit_offset / 8));
+        index.by_location.insert((shndx, offset), maps.len());
+        index.btf_maps.push(BtfMapLoc {
+            map: maps.len(),
+            offset,
+            size,
+            values_off,
+        });
+        maps.push(def);
+    }
+    Ok(())
+}
+
+/// Clang leaves the DATASEC offsets of global variables at 0; libbpf
+/// takes them from the ELF symbols (`btf_fixup_datasec`). Static
+/// variables keep the DATASEC offset.
+fn map_placement(
+    elf: &Elf<'_>,
+    shndx: usize,
+    name: &str,
+    link: u32,
+    btf_offset: u32,
+    btf_size: u32,
+) -> Result<(u64, u64), ObjectError> {
+    let sym = elf
+        .symbols
+        .iter()
+        .find(|s| s.section == Some(shndx) && s.name == name && s.kind == STT_OBJECT);
+    match (link, sym) {
+        (linkage::STATIC, Some(s)) if btf_offset == 0 => {
+            Ok((s.value, s.size.max(u64::from(btf_size))))
+        }
+        (linkage::STATIC, _) => Ok((u64::from(btf_offset), u64::from(btf_size))),
+        (_, Some(s)) => Ok((s.value, s.size.max(u64::from(btf_size)))),
+        (_, None) => Err(ObjectError::map(
+            name,
+            "no ELF symbol for this .maps variable",
+        )),
+    }
+}
+
+/// Decodes one map definition struct (libbpf's `parse_btf_map_def`).
+fn parse_btf_map_def(
+    btf: &Btf,
+    name: &str,
+    members: &[Member],
+    is_inner: bool,
+) -> Result<MapDef, ObjectError> {
+    let mut def = MapDef::new(name, ".maps", MapOrigin::Btf);
+    for (i, m) in members.iter().enumerate() {
+        let field = btf.string(m.name_off)?;
+        let err = |msg: String| ObjectError::map(name, format!("field {field}: {msg}"));
+        match field {
+            "type" => def.map_type = field_u32(btf, m).map_err(err)?,
+            "max_entries" => def.max_entries = field_u32(btf, m).map_err(err)?,
+            "map_flags" => def.map_flags = field_u32(btf, m).map_err(err)?,
+            "numa_node" => def.numa_node = field_u32(btf, m).map_err(err)?,
+            "map_extra" => def.map_extra = field_u64(btf, m).map_err(err)?,
+            "key_size" => {
+                set_size(&mut def.key_size, field_u32(btf, m).map_err(err)?).map_err(err)?
+            }
+            "value_size" => {
+                set_size(&mut def.value_size, field_u32(btf, m).map_err(err)?).map_err(err)?
+            }
+            "key" => {
+                let (id, size) = pointee_size(btf, m).map_err(err)?;
+                set_size(&mut def.key_size, size).map_err(err)?;
+                def.btf_key_type_id = id;
+            }
+            "value" => {
+                let (id, size) = pointee_size(btf, m).map_err(err)?;
+                set_size(&mut def.value_size, size).map_err(err)?;
+                def.btf_value_type_id = id;
+            }
+            "pinning" => {
+                if is_inner {
+                    return Err(err("inner maps cannot be pinned".into()));
+                }
+                def.pinning = match field_u32(btf, m).map_err(err)? {
+                    0 => Pinning::None,
+                    1 => Pinning::ByName,
+                    v => return Err(err(format!("invalid pinning value {v}"))),
+                };
+            }
+            "values" => {
+                if is_inner {
+                    return Err(err("multi-level inner maps are not supported".into()));
+                }
+                if i + 1 != members.len() {
+                    return Err(err("must be the last member".into()));
+                }
+                def.inner = parse_values(btf, name, &mut def, m).map_err(err)?;
+            }
+            _ => return Err(ObjectError::map(name, format!("unknown field {field}"))),
+        }
+    }
+    Ok(def)
+}
+
+/// The `values` member: a zero-sized array of pointers to a function
+/// prototype (prog array) or to an inner map definition (map of maps).
+fn parse_values(
+    btf: &Btf,
+    name: &str,
+    def: &mut MapDef,
+    m: &Member,
+) -> Result<Option<Box<MapDef>>, String> {
+    let is_prog_array = def.map_type == maptype::PROG_ARRAY;
+    if !def.is_map_in_map() && !is_prog_array {
+        return Err(format!(
+            "map type {} has no values array (prog array or map of maps only)",
+            maptype::describe(def.map_type)
+        ));
+    }
+    set_size(&mut def.value_size, 4)?;
+    let t = btf.type_by_id(m.ty).map_err(|e| e.to_string())?;
+    let BtfKind::Array {
+        elem, nelems: 0, ..
+    } = t.kind
+    else {
+        return Err("not a zero-sized array".into());
+    };
+    let (_, ptr) = btf
+        .skip_mods_and_typedefs(elem)
+        .map_err(|e| e.to_string())?;
+    let BtfKind::Ptr(target) = ptr.kind else {
+        return Err(format!("array of {}, not of pointers", ptr.kind_name()));
+    };
+    let (_, t) = btf
+        .skip_mods_and_typedefs(target)
+        .map_err(|e| e.to_string())?;
+    match (&t.kind, is_prog_array) {
+        (BtfKind::FuncProto { .. }, true) => Ok(None),
+        (
+            BtfKind::Composite {
+                union: false,
+                members,
+                ..
+            },
+            false,
+        ) => {
+            let inner = parse_btf_map_def(btf, &format!("{name}.inner"), members, true)
+                .map_err(|e| e.to_string())?;
+            Ok(Some(Box::new(inner)))
+        }
+        _ => Err(format!(
+            "pointers to {}, not to a {}",
+            t.kind_name(),
+            if is_prog_array {
+                "function prototype"
+            } else {
+                "map definition struct"
+            }
+        )),
+    }
+}
+
+/// Sets a key or value size, refusing two different sizes.
+fn set_size(slot: &mut u32, size: u32) -> Result<(), String> {
+    if *slot != 0 && *slot != size {
+        return Err(format!("conflicting sizes {} and {size}", *slot));
+    }
+    *slot = size;
+    Ok(())
+}
+
+/// `__type(name, T)`: a pointer to `T`; the size is `sizeof(T)`.
+fn pointee_size(btf: &Btf, m: &Member) -> Result<(u32, u32), String> {
+    let t = btf.type_by_id(m.ty).map_err(|e| e.to_string())?;
+    let BtfKind::Ptr(target) = t.kind else {
+        return Err(format!("is {}, not a pointer (__type)", t.kind_name()));
+    };
+    let size = btf.resolve_size(target).map_err(|e| e.to_string())?;
+    Ok((target, size as u32))
+}
+
+/// `__uint(name, N)` (pointer to an array of N) or `__ulong(name, N)` (an
+/// enum whose only value is N).
+fn field_u64(btf: &Btf, m: &Member) -> Result<u64, String> {
+    let (_, t) = btf
+        .skip_mods_and_typedefs(m.ty)
+        .map_err(|e| e.to_string())?;
+    match &t.kind {
+        BtfKind::Ptr(target) => {
+            let arr = btf.type_by_id(*target).map_err(|e| e.to_string())?;
+            match arr.kind {
+                BtfKind::Array { nelems, .. } => Ok(u64::from(nelems)),
+                _ => Err(format!(
+                    "points to {}, not an array (__uint)",
+                    arr.kind_name()
+                )),
+            }
+        }
+        BtfKind::Enum { values, .. } if values.len() == 1 => Ok(values[0].value),
+        _ => Err(format!("is {}, not __uint or __ulong", t.kind_name())),
+    }
+}
+
+fn field_u32(btf: &Btf, m: &Member) -> Result<u32, String> {
+    let v = field_u64(btf, m)?;
+    u32::try_from(v).map_err(|_| format!("value {v} does not fit 32 bits"))
+}
+
+/// Whether section `name` holds global data, and which kind (libbpf's
+/// `bpf_object__elf_collect` rules).
+fn data_kind(name: &str, sh_type: u32) -> Option<bool> {
+    let is =
+        |base: &str| name == base || name.strip_prefix(base).is_some_and(|r| r.starts_with('.'));
+    match sh_type {
+        SHT_PROGBITS if is(".data") => Some(false),
+        SHT_PROGBITS if is(".rodata") => Some(true),
+        SHT_NOBITS if is(".bss") => Some(false),
+        _ => None,
+    }
+}
+
+/// One single-element array map per non-empty global data section.
+fn data_maps(
+    elf: &Elf<'_>,
+    maps: &mut Vec<MapDef>,
+    index: &mut MapIndex,
+) -> Result<(), ObjectError> {
+    for (shndx, sec) in elf.sections.iter().enumerate() {
+        let Some(readonly) = data_kind(&sec.name, sec.sh_type) else {
+            continue;
+        };
+        if sec.exec || sec.size == 0 {
+            continue;
+        }
+        if sec.size > MAX_DATA_SECTION {
+            return Err(ObjectError::section(
+                &sec.name,
+                format!(
+                    "size {} exceeds the largest array map value ({MAX_DATA_SECTION} bytes)",
+                    sec.size
+                ),
+            ));
+        }
+        let mut def = MapDef::new(&sec.name, &sec.name, MapOrigin::GlobalData);
+        def.map_type = maptype::ARRAY;
+        def.key_size = 4;
+        def.value_size = sec.size as u32;
+        def.max_entries = 1;
+        def.map_flags = BPF_F_MMAPABLE | if readonly { BPF_F_RDONLY_PROG } else { 0 };
+        def.readonly = readonly;
+        def.initial_value = Some(if sec.sh_type == SHT_NOBITS {
+            vec![0; sec.size as usize]
+        } else {
+            sec.data.to_vec()
+        });
+        index.by_data_section.insert(shndx, maps.len());
+        maps.push(def);
+    }
+    Ok(())
+}
