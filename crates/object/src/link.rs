@@ -457,8 +457,8 @@ impl Code {
                             ),
                         )
                     })?;
-                    let at = match out.placed.iter().find(|(f, _)| *f == callee) {
-                        Some(&(_, at)) => at,
+                    let at = match out.placed_at.get(&callee) {
+                        Some(&at) => at,
                         None => {
                             let at = out.append(self, callee);
                             if out.raw.len() > MAX_PROG_SLOTS {
@@ -531,6 +531,8 @@ pub(crate) struct Linked {
     /// Each function placed, with its first slot in `raw` (the program
     /// itself at 0).
     pub(crate) placed: Vec<(usize, usize)>,
+    /// The same, by function.
+    placed_at: HashMap<usize, usize>,
     /// Why the program cannot run in rxdp, if anything.
     pub(crate) unsupported: Vec<String>,
 }
@@ -544,6 +546,7 @@ impl Linked {
         self.raw
             .extend_from_slice(&sec.raw[f.start..f.start + f.len]);
         self.placed.push((fid, at));
+        self.placed_at.insert(fid, at);
         at
     }
 

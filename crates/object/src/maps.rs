@@ -263,6 +263,12 @@ fn btf_maps(
     index: &mut MapIndex,
 ) -> Result<(), ObjectError> {
     let sec_size = elf.sections[shndx].data.len() as u64;
+    let symbols: HashMap<&str, &crate::elf::Symbol> = elf
+        .symbols
+        .iter()
+        .filter(|s| s.section == Some(shndx) && s.kind == STT_OBJECT)
+        .map(|s| (s.name.as_str(), s))
+        .collect();
     let (_, vars) = btf
         .datasec(".maps")
         .ok_or_else(|| ObjectError::section(".maps", "no DATASEC .maps in BTF"))?;
@@ -286,7 +292,13 @@ fn btf_maps(
                 format!("unsupported linkage {link}"),
             ));
         }
-        let (offset, size) = map_placement(elf, shndx, &name, link, vi.offset, vi.size)?;
+        let (offset, size) = map_placement(
+            symbols.get(name.as_str()).copied(),
+            &name,
+            link,
+            vi.offset,
+            vi.size,
+        )?;
         if offset.checked_add(size).is_none_or(|end| end > sec_size) {
             return Err(ObjectError::map(
                 &name,
@@ -319,31 +331,24 @@ fn btf_maps(
         });
         maps.push(def);
     }
+    index.btf_maps.sort_by_key(|l| l.offset);
     Ok(())
 }
 
 /// Clang leaves the DATASEC offsets of global variables at 0; libbpf
-/// takes them from the ELF symbols (`btf_fixup_datasec`). Static
-/// variables keep the DATASEC offset.
+/// takes them from the ELF symbols (`btf_fixup_datasec`). A static
+/// variable without a symbol keeps its DATASEC offset.
 fn map_placement(
-    elf: &Elf<'_>,
-    shndx: usize,
+    sym: Option<&crate::elf::Symbol>,
     name: &str,
     link: u32,
     btf_offset: u32,
     btf_size: u32,
 ) -> Result<(u64, u64), ObjectError> {
-    let sym = elf
-        .symbols
-        .iter()
-        .find(|s| s.section == Some(shndx) && s.name == name && s.kind == STT_OBJECT);
-    match (link, sym) {
-        (linkage::STATIC, Some(s)) if btf_offset == 0 => {
-            Ok((s.value, s.size.max(u64::from(btf_size))))
-        }
-        (linkage::STATIC, _) => Ok((u64::from(btf_offset), u64::from(btf_size))),
-        (_, Some(s)) => Ok((s.value, s.size.max(u64::from(btf_size)))),
-        (_, None) => Err(ObjectError::map(
+    match (sym, link) {
+        (Some(s), _) => Ok((s.value, s.size.max(u64::from(btf_size)))),
+        (None, linkage::STATIC) => Ok((u64::from(btf_offset), u64::from(btf_size))),
+        (None, _) => Err(ObjectError::map(
             name,
             "no ELF symbol for this .maps variable",
         )),

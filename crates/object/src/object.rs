@@ -320,6 +320,8 @@ fn init_slots(
     let Some((shndx, _)) = elf.section_by_name(".maps") else {
         return Ok(());
     };
+    let prog_names: std::collections::HashSet<&str> =
+        programs.iter().map(|p| p.name.as_str()).collect();
     for rel in &elf.rels[shndx] {
         let err = |msg: String| ObjectError::Relocation {
             section: ".maps".into(),
@@ -331,10 +333,12 @@ fn init_slots(
             .symbols
             .get(rel.sym)
             .ok_or_else(|| err(format!("symbol index {} past the symbols", rel.sym)))?;
-        let loc = index
-            .btf_maps
-            .iter()
-            .find(|l| l.offset <= rel.offset && rel.offset.saturating_add(8) <= l.offset + l.size)
+        // The last map starting at or before the relocation (sorted).
+        let after = index.btf_maps.partition_point(|l| l.offset <= rel.offset);
+        let loc = after
+            .checked_sub(1)
+            .map(|i| &index.btf_maps[i])
+            .filter(|l| rel.offset.saturating_add(8) <= l.offset + l.size)
             .ok_or_else(|| err(format!("for {} lies in no map definition", sym.name)))?;
         let map = &maps[loc.map];
         let values_off = loc
@@ -352,11 +356,10 @@ fn init_slots(
                 .ok_or_else(|| err(format!("{} is not a BTF-defined map", sym.name)))?;
             SlotTarget::Map(*inner)
         } else {
-            let prog = programs
-                .iter()
-                .find(|p| p.name == sym.name && sym.kind == STT_FUNC)
-                .ok_or_else(|| err(format!("{} is not a program", sym.name)))?;
-            SlotTarget::Prog(prog.name.clone())
+            if sym.kind != STT_FUNC || !prog_names.contains(sym.name.as_str()) {
+                return Err(err(format!("{} is not a program", sym.name)));
+            }
+            SlotTarget::Prog(sym.name.clone())
         };
         maps[loc.map].init_slots.push(InitSlot {
             index: slot,
