@@ -189,3 +189,77 @@ pub fn tag_input(insns: &[Insn]) -> Vec<u8> {
     }
     raw.iter().flat_map(|r| r.to_bytes()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rxdp_isa::{AluOp, Operand, Reg, Width};
+
+    fn lddw(pseudo: Pseudo, imm: u64) -> [Insn; 2] {
+        [
+            Insn::LdImm64 {
+                dst: Reg::R1,
+                pseudo,
+                imm,
+            },
+            Insn::LdImm64Hi,
+        ]
+    }
+
+    fn slots(bytes: &[u8]) -> Vec<[u8; 8]> {
+        bytes.chunks(8).map(|c| c.try_into().unwrap()).collect()
+    }
+
+    #[test]
+    fn tag_input_zeroes_map_references_in_fd_form() {
+        let mut insns = Vec::new();
+        insns.extend(lddw(Pseudo::MapIdx, 3));
+        insns.extend(lddw(Pseudo::MapIdxValue, 2 | 40 << 32));
+        insns.extend(lddw(Pseudo::Imm64, 0x1122_3344_5566_7788));
+        insns.push(Insn::Exit);
+        let s = slots(&tag_input(&insns));
+        // src 5 -> 1 (MAP_FD), imm zeroed in both halves.
+        assert_eq!(s[0], [0x18, 0x11, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(s[1], [0; 8]);
+        // src 6 -> 2 (MAP_VALUE), the offset in the second half zeroed too.
+        assert_eq!(s[2], [0x18, 0x21, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(s[3], [0; 8]);
+        // A plain 64-bit constant is hashed as is.
+        assert_eq!(s[4], [0x18, 0x01, 0, 0, 0x88, 0x77, 0x66, 0x55]);
+        assert_eq!(s[5], [0, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
+        assert_eq!(s[6], [0x95, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn tag_ignores_map_numbering_but_not_code() {
+        let prog = |map: u64, k: i32| {
+            let mut p = Program {
+                name: "p".into(),
+                section: "xdp".into(),
+                sec_def: *crate::secdef::find_sec_def("xdp").unwrap(),
+                prog_type: 6,
+                expected_attach_type: 37,
+                frags: false,
+                autoload: true,
+                insns: lddw(Pseudo::MapIdx, map).to_vec(),
+                own_len: 4,
+                subprogs: Vec::new(),
+                func_info: Vec::new(),
+                line_info: Vec::new(),
+                unsupported: None,
+            };
+            p.insns.push(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: Reg::R0,
+                src: Operand::Imm(k),
+            });
+            p.insns.push(Insn::Exit);
+            p
+        };
+        assert_eq!(prog(0, 2).tag(), prog(7, 2).tag());
+        assert_ne!(prog(0, 2).tag(), prog(0, 1).tag());
+        assert_eq!(prog(0, 2).tag_sha256(), prog(7, 2).tag_sha256());
+        assert_ne!(prog(0, 2).tag(), prog(0, 2).tag_sha256());
+    }
+}
