@@ -33,6 +33,14 @@ impl MapDef {
         }
     }
 
+    /// An `-ENOTSUPP` error naming this map and `reason`.
+    pub(crate) fn not_supported(&self, reason: impl Into<String>) -> MapError {
+        MapError::DefNotSupported {
+            name: self.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
     /// An `-E2BIG` error naming this map and `reason`.
     pub(crate) fn too_big(&self, reason: impl Into<String>) -> MapError {
         MapError::DefTooBig {

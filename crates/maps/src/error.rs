@@ -24,6 +24,17 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// `EOPNOTSUPP`: the map type does not support the operation.
     pub const EOPNOTSUPP: i32 = 95;
+    /// `EBUSY`: the resource is in use.
+    pub const EBUSY: i32 = 16;
+    /// `EFAULT`: a bad address.
+    pub const EFAULT: i32 = 14;
+    /// `EBADF`: not a valid file descriptor (handle).
+    pub const EBADF: i32 = 9;
+    /// `ENOSPC`: no space left (a full ring buffer).
+    pub const ENOSPC: i32 = 28;
+    /// `ENOTSUPP`: the kernel-internal "not supported" (include/linux/errno.h),
+    /// which `bpf(2)` passes on for some map definitions.
+    pub const ENOTSUPP: i32 = 524;
 }
 
 /// Why a map operation or map creation failed.
@@ -118,6 +129,15 @@ pub enum MapError {
         /// What is too big.
         reason: String,
     },
+    /// A map definition the kernel refuses with `-ENOTSUPP`; the message
+    /// names the field.
+    #[error("map definition for {name:?} not supported: {reason}")]
+    DefNotSupported {
+        /// The map's name.
+        name: String,
+        /// What is not supported.
+        reason: String,
+    },
     /// The map's memory could not be allocated (`-ENOMEM`).
     #[error("cannot allocate {bytes} bytes for map {name:?}")]
     NoMemory {
@@ -148,6 +168,7 @@ impl MapError {
             Self::ReadOnly => EPERM,
             Self::OpNotSupported => EOPNOTSUPP,
             Self::NoMemory { .. } => ENOMEM,
+            Self::DefNotSupported { .. } => ENOTSUPP,
         }
     }
 }

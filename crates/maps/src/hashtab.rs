@@ -1,4 +1,5 @@
-//! `BPF_MAP_TYPE_HASH` and `BPF_MAP_TYPE_PERCPU_HASH`, after the kernel's
+//! `BPF_MAP_TYPE_HASH`, `BPF_MAP_TYPE_PERCPU_HASH`, `BPF_MAP_TYPE_LRU_HASH`
+//! and `BPF_MAP_TYPE_LRU_PERCPU_HASH`, after the kernel's
 //! kernel/bpf/hashtab.c.
 //!
 //! Semantics, as in the kernel: `BPF_NOEXIST` on an existing key fails with
@@ -6,57 +7,69 @@
 //! map holding `max_entries` elements with `-E2BIG` (replacing an existing
 //! key in a full map succeeds), deleting a missing key with `-ENOENT`.
 //!
-//! Elements live in value slots of a `ValueArena`, whose addresses never
-//! change, found through an index from key to slot under a reader-writer
-//! lock. Updating an existing key of a plain hash map does what the kernel
-//! does: it fills a fresh slot and swaps the index to it, so a concurrent
-//! reader sees the old value or the new one, never half of each; the old
-//! slot is retired. Per-CPU hash maps update in place, as the kernel does
-//! (each CPU writes only its own copy).
+//! LRU maps never refuse for want of room: like `htab_lru_map_update_elem`,
+//! an update takes a free element first, and when the map holds
+//! `max_entries` elements that means evicting the least recently used one
+//! (see the `lru` module), even when the update then replaces an existing
+//! key or fails its flag check. A per-CPU LRU update with `BPF_EXIST`
+//! takes no element (it can only write in place) and so evicts nothing.
+//! Program lookups mark an LRU element used; control-plane lookups do not.
 //!
-//! Grace period (not yet): a retired slot (deleted or replaced element) is
-//! put back on the free list at once, in `Table::retire`. A program that
-//! looked the element up before may still be using its pointer; the kernel
-//! frees the element only after an RCU grace period. rxdp's grace-period
-//! mechanism (workers passing quiescent points, see the design) will defer
-//! `retire` until every worker has passed one. Until then the free list is
-//! first-in first-out, so a retired slot is reused as late as possible.
+//! Elements live in value slots of a `SlotPool`, whose addresses never
+//! change, found through an index from key to slot under a reader-writer
+//! lock. Updating an existing key of a plain (or LRU) hash map does what
+//! the kernel does: it fills a fresh slot and swaps the index to it, so a
+//! concurrent reader sees the old value or the new one, never half of
+//! each. Per-CPU hash maps update in place, as the kernel does (each CPU
+//! writes only its own copy).
+//!
+//! Grace period: the slot of a deleted, replaced or evicted element is
+//! reused only after every worker of the map's `rxdp_rcu::Domain` has
+//! passed a quiescent point, so a value pointer a program holds stays
+//! valid, and keeps this element's last value, until the end of its
+//! worker's batch, as RCU-freed elements do in the kernel.
 //!
 //! Differences a program cannot see: slots are allocated in chunks as the
 //! map fills rather than all at creation (`BPF_F_NO_PREALLOC` changes
 //! nothing), and `get_next_key` walks keys in insertion order (a replaced
-//! element keeps its place) where the kernel walks hash buckets.
+//! element keeps its place) where the kernel walks hash buckets. The
+//! kernel's per-CPU LRU lists may evict before the map is full; rxdp's
+//! single exact order evicts only when it is (`BPF_F_NO_COMMON_LRU` is
+//! accepted and changes nothing, and does not round `max_entries` up to a
+//! multiple of the CPU count as the kernel does).
 
 use std::any::Any;
-use std::collections::{HashMap as IndexMap, VecDeque};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::HashMap as IndexMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use rxdp_rcu::Domain;
 
 use crate::array::PCPU_MIN_UNIT_SIZE;
 use crate::def::MapDef;
 use crate::error::MapError;
 use crate::flags::{
-    BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_ZERO_SEED,
-    BPF_NOEXIST,
+    BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC,
+    BPF_F_NUMA_NODE, BPF_F_ZERO_SEED, BPF_NOEXIST,
 };
+use crate::lru::{LruList, LruNode};
 use crate::map::Map;
 use crate::map_type;
-use crate::storage::ValueArena;
+use crate::slots::{NoSlot, SlotPool};
 
 /// The kernel's `KMALLOC_MAX_SIZE` on x86-64 (4 KiB pages, page order 10).
-const KMALLOC_MAX_SIZE: u64 = 4 << 20;
+pub(crate) const KMALLOC_MAX_SIZE: u64 = 4 << 20;
 /// The size of the kernel's `struct htab_elem` header on x86-64, which
 /// `htab_map_alloc_check` subtracts from `KMALLOC_MAX_SIZE`.
 const HTAB_ELEM_HEADER: u64 = 48;
-/// Bytes of values allocated at a time, per CPU.
-const CHUNK_BYTES: usize = 64 << 10;
 /// "No slot" in the iteration links.
 const NIL: u32 = u32::MAX;
 
-/// A hash map, plain or per-CPU.
+/// A hash map: plain or per-CPU, with or without LRU eviction.
 #[derive(Debug)]
 pub struct HashTab {
     def: MapDef,
     percpu: bool,
+    lru: bool,
     /// CPUs with their own copy: `nr_cpus` for per-CPU maps, else 1.
     planes: u32,
     table: RwLock<Table>,
@@ -80,6 +93,8 @@ struct SlotMeta {
     /// The slots before and after this one in iteration order.
     prev: u32,
     next: u32,
+    /// Recency, for LRU maps.
+    lru: LruNode,
 }
 
 /// The mutable state behind the lock.
@@ -87,52 +102,57 @@ struct SlotMeta {
 struct Table {
     /// Key to slot, for every live element.
     index: IndexMap<Box<[u8]>, u32>,
-    /// One entry per slot handed out so far (live or free).
+    /// One entry per slot handed out so far (live, retired or free).
     slots: Vec<SlotMeta>,
     /// Ends of the iteration list of live slots.
     head: u32,
     tail: u32,
-    /// Retired slots, reused oldest first.
-    free: VecDeque<u32>,
-    values: ValueArena,
+    /// Value memory and slot reuse after grace periods.
+    pool: SlotPool,
+    /// Recency order, for LRU maps.
+    lru: Option<LruList>,
 }
 
 impl HashTab {
-    /// Creates a hash map (`def.map_type` is `HASH` or `PERCPU_HASH`) with
-    /// the kernel's `htab_map_alloc_check` rules; `nr_cpus` matters for
-    /// per-CPU maps only.
+    /// Creates a hash map (`def.map_type` is `HASH`, `PERCPU_HASH`,
+    /// `LRU_HASH` or `LRU_PERCPU_HASH`) in the global grace-period domain,
+    /// with the kernel's `htab_map_alloc_check` rules; `nr_cpus` matters
+    /// for per-CPU maps only.
     pub fn new(def: &MapDef, nr_cpus: u32) -> Result<Self, MapError> {
-        let percpu = match def.map_type {
-            map_type::HASH => false,
-            map_type::PERCPU_HASH => true,
+        Self::new_in(def, nr_cpus, Domain::global())
+    }
+
+    /// [`HashTab::new`] in grace-period domain `domain`: slots of deleted
+    /// elements are reused once its workers have passed quiescent points.
+    pub fn new_in(def: &MapDef, nr_cpus: u32, domain: &Arc<Domain>) -> Result<Self, MapError> {
+        let (percpu, lru) = match def.map_type {
+            map_type::HASH => (false, false),
+            map_type::PERCPU_HASH => (true, false),
+            map_type::LRU_HASH => (false, true),
+            map_type::LRU_PERCPU_HASH => (true, true),
             other => {
                 return Err(def.invalid(format!("{} is not a hash map", map_type::describe(other))));
             }
         };
-        check_def(def, percpu, nr_cpus)?;
+        check_def(def, percpu, lru, nr_cpus)?;
         let planes = if percpu { nr_cpus } else { 1 };
-        let stride = def.value_stride();
-        // One more slot than max_entries: replacing an element in a full
-        // map needs a fresh slot before the old one is retired.
-        let most_slots = def.max_entries as usize + 1;
-        let per_chunk = (CHUNK_BYTES / stride).clamp(1, most_slots);
-        let values = ValueArena::new(stride, planes as usize, per_chunk).map_err(|e| {
-            MapError::NoMemory {
+        let pool = SlotPool::new(def.value_stride(), planes as usize, def.max_entries, domain)
+            .map_err(|e| MapError::NoMemory {
                 name: def.name.clone(),
                 bytes: e.bytes,
-            }
-        })?;
+            })?;
         Ok(Self {
             def: def.clone(),
             percpu,
+            lru,
             planes,
             table: RwLock::new(Table {
                 index: IndexMap::new(),
                 slots: Vec::new(),
                 head: NIL,
                 tail: NIL,
-                free: VecDeque::new(),
-                values,
+                pool,
+                lru: lru.then(LruList::default),
             }),
         })
     }
@@ -160,8 +180,13 @@ impl HashTab {
     /// The checks of `htab_map_update_elem` that come before the element
     /// is looked up: unknown flags, then `BPF_F_LOCK`.
     fn check_flags(&self, flags: u64) -> Result<(), MapError> {
-        // Per-CPU maps accept no BPF_F_LOCK at all (flags > BPF_EXIST).
-        let lock_ok = if self.percpu { 0 } else { BPF_F_LOCK };
+        // Per-CPU and LRU maps accept no BPF_F_LOCK at all
+        // (`map_flags > BPF_EXIST`).
+        let lock_ok = if self.percpu || self.lru {
+            0
+        } else {
+            BPF_F_LOCK
+        };
         if flags & !lock_ok > BPF_EXIST {
             return Err(MapError::BadFlags { flags });
         }
@@ -175,6 +200,13 @@ impl HashTab {
     fn update_elem(&self, key: &[u8], src: Source<'_>, flags: u64) -> Result<(), MapError> {
         self.def.check_key(key)?;
         let mut table = self.write();
+        let table = &mut *table;
+        // An LRU update takes a free element before it looks at the key,
+        // evicting when there is none; a per-CPU one only when it may
+        // create the element.
+        if self.lru && (!self.percpu || flags != BPF_EXIST) {
+            table.make_room(self.def.max_entries);
+        }
         let old = table.index.get(key).copied();
         match (old, flags & !BPF_F_LOCK) {
             (Some(_), BPF_NOEXIST) => return Err(MapError::Exists),
@@ -184,10 +216,13 @@ impl HashTab {
         match old {
             Some(slot) if self.percpu => {
                 table.write_value(slot, src, false);
+                if let Some(lru) = &table.lru {
+                    lru.touch(&table.slots[slot as usize].lru);
+                }
                 Ok(())
             }
             Some(old) => {
-                let new = self.alloc_slot(&mut table)?;
+                let new = self.alloc_slot(table)?;
                 table.write_value(new, src, true);
                 table.replace(old, new);
                 Ok(())
@@ -198,7 +233,7 @@ impl HashTab {
                         max_entries: self.def.max_entries,
                     });
                 }
-                let new = self.alloc_slot(&mut table)?;
+                let new = self.alloc_slot(table)?;
                 table.write_value(new, src, true);
                 table.link(new, key);
                 Ok(())
@@ -206,21 +241,18 @@ impl HashTab {
         }
     }
 
-    /// A free slot, from the free list or fresh memory.
+    /// A slot for a new element, with metadata.
     fn alloc_slot(&self, table: &mut Table) -> Result<u32, MapError> {
-        if let Some(slot) = table.free.pop_front() {
-            return Ok(slot);
-        }
-        if table.slots.len() == table.values.capacity() {
-            table.values.grow().map_err(|e| MapError::NoMemory {
+        let slot = table
+            .pool
+            .alloc()
+            .map_err(|NoSlot { bytes }| MapError::NoMemory {
                 name: self.def.name.clone(),
-                bytes: e.bytes,
+                bytes,
             })?;
+        if slot as usize == table.slots.len() {
+            table.slots.push(SlotMeta::default());
         }
-        let slot = u32::try_from(table.slots.len()).map_err(|_| MapError::Full {
-            max_entries: self.def.max_entries,
-        })?;
-        table.slots.push(SlotMeta::default());
         Ok(slot)
     }
 
@@ -243,20 +275,34 @@ impl Table {
     /// the kernel's `pcpu_init_value` does.
     fn write_value(&self, slot: u32, src: Source<'_>, fresh: bool) {
         let slot = slot as usize;
+        let values = self.pool.values();
         if fresh {
-            self.values.zero(slot);
+            values.zero(slot);
         }
         match src {
             Source::OneCpu { value, plane } => {
-                self.values.write(slot, plane, value);
+                values.write(slot, plane, value);
             }
             Source::AllCpus(buf) => {
                 // Whole 8-byte-rounded copies per CPU, as the kernel's
                 // `pcpu_copy_value` (a plain map's buffer is one value).
-                for (plane, src) in buf.chunks(self.values.stride()).enumerate() {
-                    self.values.write(slot, plane, src);
+                for (plane, src) in buf.chunks(values.stride()).enumerate() {
+                    values.write(slot, plane, src);
                 }
             }
+        }
+    }
+
+    /// LRU maps: evicts the least recently used element while the map
+    /// holds `max_entries` or more.
+    fn make_room(&mut self, max_entries: u32) {
+        while self.index.len() >= max_entries as usize {
+            let Some(lru) = self.lru.as_mut() else { return };
+            let slots = &self.slots;
+            let Some(victim) = lru.victim(|s| &slots[s as usize].lru) else {
+                return;
+            };
+            self.unlink(victim);
         }
     }
 
@@ -267,6 +313,9 @@ impl Table {
         meta.key = key.into();
         meta.prev = tail;
         meta.next = NIL;
+        if let Some(lru) = self.lru.as_mut() {
+            lru.insert(slot, &mut meta.lru);
+        }
         match tail {
             NIL => self.head = slot,
             t => self.slots[t as usize].next = slot,
@@ -278,23 +327,31 @@ impl Table {
     /// Unlinks the element in `slot` and retires the slot.
     fn unlink(&mut self, slot: u32) {
         let meta = std::mem::take(&mut self.slots[slot as usize]);
+        if let Some(lru) = self.lru.as_mut() {
+            lru.remove(&meta.lru);
+        }
         self.index.remove(&meta.key);
         self.set_next(meta.prev, meta.next);
         self.set_prev(meta.next, meta.prev);
-        self.retire(slot);
+        self.pool.retire(slot);
     }
 
     /// Moves the element in `old` to `new` (already holding the new value):
-    /// same key, same place in the iteration order; retires `old`.
+    /// same key, same place in the iteration order, most recently used;
+    /// retires `old`.
     fn replace(&mut self, old: u32, new: u32) {
-        let meta = std::mem::take(&mut self.slots[old as usize]);
+        let mut meta = std::mem::take(&mut self.slots[old as usize]);
         self.set_next(meta.prev, new);
         self.set_prev(meta.next, new);
         if let Some(entry) = self.index.get_mut(&meta.key) {
             *entry = new;
         }
+        if let Some(lru) = self.lru.as_mut() {
+            lru.remove(&meta.lru);
+            lru.insert(new, &mut meta.lru);
+        }
         self.slots[new as usize] = meta;
-        self.retire(old);
+        self.pool.retire(old);
     }
 
     /// Points `slot`'s forward link (or the head) at `next`.
@@ -313,30 +370,32 @@ impl Table {
         }
     }
 
-    /// Returns a slot whose element is gone to the free list.
-    ///
-    /// TODO(grace period): defer this until every worker has passed a
-    /// quiescent point, as the kernel frees elements after RCU; see the
-    /// module documentation.
-    fn retire(&mut self, slot: u32) {
-        self.free.push_back(slot);
-    }
-
     /// The key of the live element in `slot`.
     fn key_of(&self, slot: u32) -> &[u8] {
         &self.slots[slot as usize].key
     }
 }
 
-/// The kernel's `htab_map_alloc_check`.
-fn check_def(def: &MapDef, percpu: bool, nr_cpus: u32) -> Result<(), MapError> {
-    // BPF_F_NO_COMMON_LRU is for LRU maps only; a NUMA node makes no
-    // sense for per-CPU memory.
-    let allowed = match percpu {
-        false => BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
-        true => BPF_F_NO_PREALLOC | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
-    };
-    def.check_flags(allowed)?;
+/// The kernel's `htab_map_alloc_check`, in its order.
+fn check_def(def: &MapDef, percpu: bool, lru: bool, nr_cpus: u32) -> Result<(), MapError> {
+    def.check_flags(
+        BPF_F_NO_PREALLOC
+            | BPF_F_NO_COMMON_LRU
+            | BPF_F_NUMA_NODE
+            | BPF_F_ACCESS_MASK
+            | BPF_F_ZERO_SEED,
+    )?;
+    let percpu_lru = def.flags & BPF_F_NO_COMMON_LRU != 0;
+    if !lru && percpu_lru {
+        return Err(def.invalid("BPF_F_NO_COMMON_LRU is for LRU maps only"));
+    }
+    if lru && def.flags & BPF_F_NO_PREALLOC != 0 {
+        return Err(def.not_supported("LRU maps are always preallocated (BPF_F_NO_PREALLOC)"));
+    }
+    // A NUMA node makes no sense for per-CPU memory.
+    if def.flags & BPF_F_NUMA_NODE != 0 && (percpu || percpu_lru) {
+        return Err(def.invalid("BPF_F_NUMA_NODE with per-CPU values or LRU lists"));
+    }
     if def.max_entries == 0 {
         return Err(def.invalid("max_entries is 0"));
     }
@@ -377,7 +436,10 @@ impl Map for HashTab {
         let plane = self.plane(cpu).ok()?;
         let table = self.read();
         let slot = *table.index.get(key)?;
-        table.values.slot_ptr(slot as usize, plane)
+        if let Some(lru) = &table.lru {
+            lru.touch(&table.slots[slot as usize].lru);
+        }
+        table.pool.values().slot_ptr(slot as usize, plane)
     }
 
     fn update_percpu(
@@ -434,7 +496,7 @@ impl Map for HashTab {
         let table = self.read();
         let slot = *table.index.get(key).ok_or(MapError::NoEntry)? as usize;
         for (plane, dst) in out.chunks_mut(stride).enumerate() {
-            table.values.read(slot, plane, dst);
+            table.pool.values().read(slot, plane, dst);
         }
         Ok(out)
     }

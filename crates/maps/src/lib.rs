@@ -23,13 +23,17 @@ pub mod def;
 pub mod error;
 pub mod flags;
 pub mod hashtab;
+mod lru;
 pub mod map;
+mod slots;
 mod storage;
 
 /// The `BPF_MAP_TYPE_*` numbers and names, shared with the assembler.
 pub use rxdp_isa::maptype as map_type;
 
 use std::sync::Arc;
+
+pub use rxdp_rcu::Domain;
 
 pub use array::ArrayMap;
 pub use def::MapDef;
@@ -38,16 +42,30 @@ pub use hashtab::HashTab;
 pub use map::Map;
 
 /// `BPF_MAP_CREATE`: builds the map `def` describes, for `nr_cpus` CPUs
-/// (workers; used by per-CPU maps only).
+/// (workers; used by per-CPU maps only), in the global grace-period domain
+/// ([`Domain::global`]); see [`create_in`].
+pub fn create(def: &MapDef, nr_cpus: u32) -> Result<Arc<dyn Map>, MapError> {
+    create_in(def, nr_cpus, Domain::global())
+}
+
+/// [`create`] in grace-period domain `domain`: the map reclaims deleted
+/// elements, and drops replaced programs and inner maps, once the workers
+/// of `domain` have passed quiescent points.
 ///
 /// Fails with the kernel's errors: `-EINVAL` for an unknown or not yet
 /// implemented map type (the message names it) or a definition the type's
 /// `map_alloc_check` refuses, `-E2BIG` for sizes too large, `-ENOMEM` when
 /// memory cannot be had.
-pub fn create(def: &MapDef, nr_cpus: u32) -> Result<Arc<dyn Map>, MapError> {
+pub fn create_in(
+    def: &MapDef,
+    nr_cpus: u32,
+    domain: &Arc<Domain>,
+) -> Result<Arc<dyn Map>, MapError> {
     Ok(match def.map_type {
         map_type::ARRAY | map_type::PERCPU_ARRAY => Arc::new(ArrayMap::new(def, nr_cpus)?),
-        map_type::HASH | map_type::PERCPU_HASH => Arc::new(HashTab::new(def, nr_cpus)?),
+        map_type::HASH | map_type::PERCPU_HASH | map_type::LRU_HASH | map_type::LRU_PERCPU_HASH => {
+            Arc::new(HashTab::new_in(def, nr_cpus, domain)?)
+        }
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }

@@ -97,6 +97,11 @@ impl ValueArena {
         self.stride
     }
 
+    /// Copies of each slot: the CPU count of a per-CPU map, else 1.
+    pub(crate) fn planes(&self) -> usize {
+        self.planes
+    }
+
     /// Slots allocated so far.
     pub(crate) fn capacity(&self) -> usize {
         self.chunks.len() * self.slots_per_chunk
