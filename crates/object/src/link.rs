@@ -332,15 +332,15 @@ impl Code {
             return Ok(Target::FuncAddr(tsec, (byte / 8) as i64));
         }
         if maps.map_sections.contains(&tsec) {
-            // libbpf matches the symbol's own offset; the imm is ignored.
-            return maps
-                .by_location
-                .get(&(tsec, sym.value))
+            // A global map's symbol is the map (imm 0); a static map is
+            // reached through the section symbol, its offset in the imm.
+            return u64::try_from(byte)
+                .ok()
+                .and_then(|off| maps.by_location.get(&(tsec, off)))
                 .map(|&m| Target::Map(m))
                 .ok_or_else(|| {
                     format!(
-                        "no map at offset {:#x} of {} (symbol {})",
-                        sym.value,
+                        "no map at offset {byte:#x} of {} (symbol {})",
                         elf.section_name(tsec),
                         sym.name
                     )

@@ -15,7 +15,10 @@ use std::collections::HashMap;
 /// Whether the running kernel is at least `major.minor`.
 fn kernel_at_least(major: u32, minor: u32) -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (a, b) >= (major, minor)
 }
@@ -25,12 +28,22 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
 /// which need BTF).
 fn with_fds(obj: &Object, p: &Program, maps: &mut HashMap<usize, KernelMap>) -> Option<Vec<Insn>> {
     // Callbacks need func_info, which LoadOptions cannot pass.
-    if p.insns.iter().any(|i| matches!(i, Insn::LdImm64 { pseudo: Pseudo::Func, .. })) {
+    if p.insns.iter().any(|i| {
+        matches!(
+            i,
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                ..
+            }
+        )
+    }) {
         return None;
     }
     let mut out = p.insns.clone();
     for insn in &mut out {
-        let Insn::LdImm64 { pseudo, imm, .. } = insn else { continue };
+        let Insn::LdImm64 { pseudo, imm, .. } = insn else {
+            continue;
+        };
         let (idx, hi, fd_form) = match pseudo {
             Pseudo::MapIdx => (*imm as u32 as usize, 0, Pseudo::MapFd),
             Pseudo::MapIdxValue => (*imm as u32 as usize, *imm >> 32, Pseudo::MapValue),
@@ -40,13 +53,19 @@ fn with_fds(obj: &Object, p: &Program, maps: &mut HashMap<usize, KernelMap>) -> 
         if def.is_map_in_map() || def.map_type == maptype::UNSPEC {
             return None;
         }
-        if !maps.contains_key(&idx) {
-            let m = KernelMap::create(def.map_type, def.key_size, def.value_size, def.max_entries, def.map_flags, "rxdp_tag")
-                .unwrap_or_else(|e| panic!("map {}: {e}", def.name));
-            maps.insert(idx, m);
-        }
+        let map = maps.entry(idx).or_insert_with(|| {
+            KernelMap::create(
+                def.map_type,
+                def.key_size,
+                def.value_size,
+                def.max_entries,
+                def.map_flags,
+                "rxdp_tag",
+            )
+            .unwrap_or_else(|e| panic!("map {}: {e}", def.name))
+        });
         *pseudo = fd_form;
-        *imm = u64::from(maps[&idx].fd() as u32) | hi << 32;
+        *imm = u64::from(map.fd() as u32) | hi << 32;
     }
     Some(out)
 }
@@ -62,10 +81,18 @@ fn tags_match_the_kernel() {
     paths.extend(objects_in(&examples_dir()));
     let mut compared = 0;
     for path in paths {
-        let Ok(obj) = parse(&std::fs::read(&path).unwrap()) else { continue };
+        let Ok(obj) = parse(&std::fs::read(&path).unwrap()) else {
+            continue;
+        };
         let mut maps = HashMap::new();
-        for p in obj.programs.iter().filter(|p| p.prog_type == 6 && p.unsupported.is_none()) {
-            let Some(insns) = with_fds(&obj, p, &mut maps) else { continue };
+        for p in obj
+            .programs
+            .iter()
+            .filter(|p| p.prog_type == 6 && p.unsupported.is_none())
+        {
+            let Some(insns) = with_fds(&obj, p, &mut maps) else {
+                continue;
+            };
             let opts = LoadOptions {
                 license: &obj.license,
                 prog_flags: p.prog_flags(),
@@ -75,9 +102,18 @@ fn tags_match_the_kernel() {
                 .unwrap_or_else(|e| panic!("{}: {}: kernel refused: {e}", path.display(), p.name));
             let kernel_tag = loaded.info().unwrap().tag;
             let ours = if sha256 { p.tag_sha256() } else { p.tag() };
-            assert_eq!(ours, kernel_tag, "{}: {} (sha256: {sha256})", path.display(), p.name);
+            assert_eq!(
+                ours,
+                kernel_tag,
+                "{}: {} (sha256: {sha256})",
+                path.display(),
+                p.name
+            );
             // The tag does not depend on which fds the maps got.
-            assert_eq!(rxdp_object::program::tag_input(&insns), rxdp_object::program::tag_input(&p.insns));
+            assert_eq!(
+                rxdp_object::program::tag_input(&insns),
+                rxdp_object::program::tag_input(&p.insns)
+            );
             compared += 1;
         }
     }

@@ -201,7 +201,7 @@ fn compare_slots(what: &str, linked: &[RawInsn], orig: &[common::DumpSlot]) {
 #[test]
 fn test_objects_agree_with_llvm_objdump() {
     for path in objects_in(&data_dir()) {
-        if path.ends_with("badsec.o") {
+        if path.ends_with("badsec.o") || path.ends_with("badmap.o") {
             continue;
         }
         let obj = parse(&std::fs::read(&path).unwrap())
@@ -577,4 +577,49 @@ fn examples_with_globals_and_subprograms() {
             subprog_at(p, t);
         }
     }
+}
+
+#[test]
+fn optional_programs_static_subprograms_and_static_maps() {
+    let obj = object("sections.o");
+    let opt = prog(&obj, "xdp_optional");
+    assert_eq!(
+        (opt.section.as_str(), opt.autoload, opt.prog_type),
+        ("?xdp", false, 6)
+    );
+    let p = prog(&obj, "xdp_local_call");
+    assert!(p.autoload);
+    // A static function in the program's own section is a subprogram,
+    // reached by a call without relocation.
+    assert!(obj.program("local_helper").is_none());
+    assert_eq!(callees(p, 0, p.own_len), ["local_helper"]);
+    assert_eq!(p.subprogs[0].section, "xdp");
+    // Static maps are referenced through the .maps section symbol, the
+    // map's offset in the instruction.
+    let (hidden, _) = obj.map("hidden").unwrap();
+    let (hidden2, _) = obj.map("hidden2").unwrap();
+    let refs: Vec<u64> = p
+        .insns
+        .iter()
+        .filter_map(|i| match i {
+            Insn::LdImm64 {
+                pseudo: Pseudo::MapIdx,
+                imm,
+                ..
+            } => Some(*imm),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refs, [hidden as u64, hidden2 as u64]);
+}
+
+#[test]
+fn conflicting_map_definition_is_an_error_naming_map_and_field() {
+    let e = parse(&data("badmap.o")).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, ObjectError::Map { .. }), "{msg}");
+    assert!(
+        msg.contains("conflicted") && msg.contains("key") && msg.contains("8 and 4"),
+        "{msg}"
+    );
 }
