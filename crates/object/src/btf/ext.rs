@@ -236,3 +236,98 @@ fn parse_table<T>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::types::tests::build;
+
+    /// A `.BTF` whose strings are "\0xdp\0a.c\0return 0;\0".
+    fn btf() -> Btf {
+        Btf::parse(&build(&[], b"\0xdp\0a.c\0return 0;\0")).unwrap()
+    }
+
+    /// A `.BTF.ext` with the given func_info and line_info tables.
+    fn ext(func: &[u32], line: &[u32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        let (f, l) = ((func.len() * 4) as u32, (line.len() * 4) as u32);
+        for v in [32, 0, f, f, l, f + l, 0] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for w in func.iter().chain(line) {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn func_and_line_records() {
+        let func = [8, 1, 2, 0, 3, 16, 4];
+        let line = [16, 1, 1, 8, 5, 9, 7 << 10 | 2];
+        let e = BtfExt::parse(&ext(&func, &line), &btf()).unwrap();
+        assert_eq!(e.func_info.len(), 1);
+        assert_eq!(e.func_info[0].section, "xdp");
+        assert_eq!(
+            e.func_info[0].records,
+            [
+                ExtFuncInfo {
+                    insn_off: 0,
+                    type_id: 3
+                },
+                ExtFuncInfo {
+                    insn_off: 16,
+                    type_id: 4
+                }
+            ]
+        );
+        let l = e.line_info[0].records[0];
+        assert_eq!((l.insn_off, l.line(), l.col()), (8, 7, 2));
+        assert_eq!(btf().string(l.file_name_off).unwrap(), "a.c");
+        assert_eq!(btf().string(l.line_off).unwrap(), "return 0;");
+        assert!(e.core_relos.is_empty());
+    }
+
+    #[test]
+    fn malformed_tables_are_errors() {
+        // Record size below the minimum.
+        let e = BtfExt::parse(&ext(&[4, 1, 1, 0], &[]), &btf()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BtfError::Ext {
+                    part: "func_info",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // A group claiming more records than the table holds.
+        let e = BtfExt::parse(&ext(&[8, 1, 0x4000_0000, 0, 3], &[]), &btf()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BtfError::Ext {
+                    part: "func_info",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // A section name outside the strings.
+        let e = BtfExt::parse(&ext(&[8, 999, 1, 0, 3], &[]), &btf()).unwrap_err();
+        assert_eq!(e, BtfError::BadString(999));
+        // A table placed past the section.
+        let mut bad = ext(&[8, 1, 1, 0, 3], &[]);
+        bad[12..16].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(matches!(
+            BtfExt::parse(&bad, &btf()),
+            Err(BtfError::Ext { .. })
+        ));
+        assert!(matches!(
+            BtfExt::parse(&[0x9f, 0xeb], &btf()),
+            Err(BtfError::Header { .. })
+        ));
+    }
+}
