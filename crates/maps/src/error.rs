@@ -54,6 +54,20 @@ pub enum MapError {
         /// The map's capacity.
         max_entries: u32,
     },
+    /// A new element in a full LPM trie (`-ENOSPC`).
+    #[error("map is full (max_entries {max_entries})")]
+    NoSpace {
+        /// The map's capacity.
+        max_entries: u32,
+    },
+    /// An LPM trie key whose prefix is longer than its data (`-EINVAL`).
+    #[error("prefixlen {prefixlen} exceeds the trie's {max_prefixlen} bits")]
+    PrefixTooLong {
+        /// The prefix length given.
+        prefixlen: u32,
+        /// `8 * (key_size - 4)`.
+        max_prefixlen: u32,
+    },
     /// An array index at or past `max_entries` (`-E2BIG`).
     #[error("index {index} out of range (max_entries {max_entries})")]
     IndexOutOfRange {
@@ -163,11 +177,13 @@ impl MapError {
             | Self::KeySize { .. }
             | Self::ValueSize { .. }
             | Self::BadCpu { .. }
+            | Self::PrefixTooLong { .. }
             | Self::UnsupportedType { .. }
             | Self::InvalidDef { .. } => EINVAL,
             Self::ReadOnly => EPERM,
             Self::OpNotSupported => EOPNOTSUPP,
             Self::NoMemory { .. } => ENOMEM,
+            Self::NoSpace { .. } => ENOSPC,
             Self::DefNotSupported { .. } => ENOTSUPP,
         }
     }

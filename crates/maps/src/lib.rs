@@ -23,6 +23,7 @@ pub mod def;
 pub mod error;
 pub mod flags;
 pub mod hashtab;
+pub mod lpm_trie;
 mod lru;
 pub mod map;
 mod slots;
@@ -39,6 +40,7 @@ pub use array::ArrayMap;
 pub use def::MapDef;
 pub use error::MapError;
 pub use hashtab::HashTab;
+pub use lpm_trie::LpmTrie;
 pub use map::Map;
 
 /// `BPF_MAP_CREATE`: builds the map `def` describes, for `nr_cpus` CPUs
@@ -66,6 +68,7 @@ pub fn create_in(
         map_type::HASH | map_type::PERCPU_HASH | map_type::LRU_HASH | map_type::LRU_PERCPU_HASH => {
             Arc::new(HashTab::new_in(def, nr_cpus, domain)?)
         }
+        map_type::LPM_TRIE => Arc::new(LpmTrie::new_in(def, domain)?),
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }

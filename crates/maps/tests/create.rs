@@ -31,9 +31,12 @@ fn each_implemented_type_builds_its_map() {
 
 #[test]
 fn unsupported_types_are_einval_with_the_type_named() {
-    let e = create(&def(map_type::LPM_TRIE), 1).unwrap_err();
+    let e = create(&def(map_type::STACK_TRACE), 1).unwrap_err();
     assert_eq!(e.errno(), -22);
-    assert_eq!(e.to_string(), "map type lpm_trie (11) is not supported yet");
+    assert_eq!(
+        e.to_string(),
+        "map type stack_trace (7) is not supported yet"
+    );
     let e = create(&def(map_type::UNSPEC), 1).unwrap_err();
     assert_eq!(e.to_string(), "map type unspec (0) is not supported yet");
     let e = create(&def(1000), 1).unwrap_err();
