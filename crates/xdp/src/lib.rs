@@ -14,15 +14,18 @@ pub mod buff;
 pub mod ctx;
 pub mod helpers;
 pub mod maps;
+pub mod object;
 pub mod program;
 pub mod runner;
 pub mod sample;
+pub mod setup;
 pub mod test_run;
 
 pub use action::Action;
 pub use buff::XdpBuff;
 pub use ctx::{Xdp, XdpAttach, XdpContext};
 pub use maps::MapTable;
+pub use object::{ObjectLoadError, ObjectOpts, XdpObject};
 pub use program::{LoadError, XdpProgram};
 pub use runner::XdpRunner;
 pub use test_run::{Engine, RunError, TestRunOpts, TestRunOutput};

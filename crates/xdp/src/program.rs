@@ -10,6 +10,7 @@ use rxdp_isa::asm::MapDecl;
 use rxdp_isa::{CallKind, Insn};
 use rxdp_maps::{MapDef, MapError};
 use rxdp_verifier::VerifyError;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Why a program failed to load.
@@ -38,6 +39,10 @@ pub enum LoadError {
         /// The helper's kernel name, or `#id`.
         name: String,
     },
+    /// The object file marks it as using what rxdp cannot run (CO-RE
+    /// relocations, kfuncs).
+    #[error(transparent)]
+    Object(#[from] rxdp_object::ObjectError),
     /// The interpreter could not prepare it.
     #[error(transparent)]
     Prepare(#[from] PrepareError),
@@ -47,7 +52,7 @@ pub enum LoadError {
 pub struct XdpProgram {
     insns: Vec<Insn>,
     xlated: Vec<Insn>,
-    maps: MapTable,
+    maps: Arc<MapTable>,
     interp: Interpreter,
     verified: bool,
 }
@@ -72,13 +77,18 @@ impl XdpProgram {
             })?;
             table.push(&d.name, map, true);
         }
-        Self::load_with_maps(insns, table)
+        Self::load_with_maps(insns, Arc::new(table), Xdp::default())
     }
 
-    /// Loads a program whose maps already exist.
-    pub fn load_with_maps(insns: &[Insn], maps: MapTable) -> Result<XdpProgram, LoadError> {
+    /// Loads a program whose maps already exist (shared with the other
+    /// programs of its object), as program type `xdp`.
+    pub fn load_with_maps(
+        insns: &[Insn],
+        maps: Arc<MapTable>,
+        xdp: Xdp,
+    ) -> Result<XdpProgram, LoadError> {
         check_helpers(insns)?;
-        let verified = rxdp_verifier::verify(insns, &Xdp::default(), &maps)?;
+        let verified = rxdp_verifier::verify(insns, &xdp, &*maps)?;
         let interp = Interpreter::new(&verified.insns)?;
         Ok(XdpProgram {
             insns: insns.to_vec(),

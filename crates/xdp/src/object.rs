@@ -1,0 +1,216 @@
+//! Loading a whole BPF object, as libbpf's `bpf_object__load` does: set
+//! global variables, create every map (global data maps with their
+//! initial bytes, `.rodata` read-only to programs), verify and prepare
+//! every XDP program against the one shared map table, then fill the
+//! prog arrays' initial slots.
+//!
+//! Programs of other types are kept by name but not loaded: rxdp runs
+//! XDP programs only, and running one of them says so.
+
+use crate::ctx::{Xdp, XdpAttach};
+use crate::maps::MapTable;
+use crate::program::{LoadError, XdpProgram};
+use rxdp_maps::MapDef;
+use rxdp_object::secdef::{attach_type, prog_type};
+use rxdp_object::{MapOrigin, Object, SlotTarget};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Why an object failed to load.
+#[derive(Debug, Error)]
+pub enum ObjectLoadError {
+    /// A global variable could not be set.
+    #[error("cannot set {section} variable '{name}'")]
+    Var {
+        /// Its section.
+        section: String,
+        /// Its name.
+        name: String,
+        /// Why.
+        source: rxdp_object::ObjectError,
+    },
+    /// A map could not be created or initialised.
+    #[error("map '{name}': {msg}")]
+    Map {
+        /// The map's name.
+        name: String,
+        /// Why.
+        msg: String,
+    },
+    /// A program failed to load.
+    #[error("program '{name}' (section {section})")]
+    Program {
+        /// The program's name.
+        name: String,
+        /// Its ELF section.
+        section: String,
+        /// Why.
+        source: LoadError,
+    },
+    /// A prog array slot names a program that is not loaded.
+    #[error("map '{map}' slot {index}: program '{prog}' is not loaded")]
+    Slot {
+        /// The prog array.
+        map: String,
+        /// The slot.
+        index: u32,
+        /// The program it names.
+        prog: String,
+    },
+}
+
+/// How to load an object.
+#[derive(Clone, Debug)]
+pub struct ObjectOpts {
+    /// CPUs (datapath workers) per-CPU maps hold values for.
+    pub nr_cpus: u32,
+    /// Global variables to set before verification: (section, name,
+    /// value), as a skeleton sets `volatile const` knobs.
+    pub vars: Vec<(String, String, Vec<u8>)>,
+}
+
+impl Default for ObjectOpts {
+    fn default() -> Self {
+        ObjectOpts {
+            nr_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            vars: Vec::new(),
+        }
+    }
+}
+
+/// A loaded object: its maps and its XDP programs.
+pub struct XdpObject {
+    object: Object,
+    maps: Arc<MapTable>,
+    programs: Vec<(String, XdpProgram)>,
+}
+
+impl XdpObject {
+    /// Loads `object`: every XDP program whose `autoload` is set, and
+    /// every map.
+    pub fn load(mut object: Object, opts: &ObjectOpts) -> Result<XdpObject, ObjectLoadError> {
+        for (section, name, value) in &opts.vars {
+            object
+                .set_global_var(section, name, value)
+                .map_err(|source| ObjectLoadError::Var {
+                    section: section.clone(),
+                    name: name.clone(),
+                    source,
+                })?;
+        }
+        let maps = Arc::new(create_maps(&object, opts.nr_cpus)?);
+        let mut programs = Vec::new();
+        for p in object
+            .programs
+            .iter()
+            .filter(|p| p.prog_type == prog_type::XDP && p.autoload)
+        {
+            let err = |source| ObjectLoadError::Program {
+                name: p.name.clone(),
+                section: p.section.clone(),
+                source,
+            };
+            if let Err(e) = p.check_supported() {
+                return Err(err(LoadError::Object(e)));
+            }
+            let xdp = Xdp {
+                attach: match p.expected_attach_type {
+                    attach_type::XDP_DEVMAP => XdpAttach::Devmap,
+                    attach_type::XDP_CPUMAP => XdpAttach::Cpumap,
+                    _ => XdpAttach::Interface,
+                },
+            };
+            let prog = XdpProgram::load_with_maps(&p.insns, Arc::clone(&maps), xdp).map_err(err)?;
+            programs.push((p.name.clone(), prog));
+        }
+        let loaded = XdpObject {
+            object,
+            maps,
+            programs,
+        };
+        loaded.fill_prog_arrays()?;
+        Ok(loaded)
+    }
+
+    /// Puts the programs a prog array's definition names into its slots.
+    fn fill_prog_arrays(&self) -> Result<(), ObjectLoadError> {
+        for def in &self.object.maps {
+            for slot in &def.init_slots {
+                let SlotTarget::Prog(prog) = &slot.target else {
+                    continue;
+                };
+                if self.program(prog).is_none() {
+                    return Err(ObjectLoadError::Slot {
+                        map: def.name.clone(),
+                        index: slot.index,
+                        prog: prog.clone(),
+                    });
+                }
+                return Err(ObjectLoadError::Map {
+                    name: def.name.clone(),
+                    msg: "prog arrays are not supported yet".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The object as parsed (after global variables were set).
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// The maps, indexed as the object's.
+    pub fn maps(&self) -> &Arc<MapTable> {
+        &self.maps
+    }
+
+    /// The loaded program called `name`.
+    pub fn program(&self, name: &str) -> Option<&XdpProgram> {
+        self.programs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+
+    /// The loaded program called `name`, mutable.
+    pub fn program_mut(&mut self, name: &str) -> Option<&mut XdpProgram> {
+        self.programs
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+
+    /// The loaded programs in object order, by name.
+    pub fn programs(&self) -> impl Iterator<Item = (&str, &XdpProgram)> {
+        self.programs.iter().map(|(n, p)| (n.as_str(), p))
+    }
+}
+
+/// Creates the object's maps in index order, global data with its
+/// initial bytes.
+fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadError> {
+    let mut table = MapTable::new();
+    for d in &object.maps {
+        let err = |msg: String| ObjectLoadError::Map {
+            name: d.name.clone(),
+            msg,
+        };
+        let def = MapDef {
+            map_type: d.map_type,
+            key_size: d.key_size,
+            value_size: d.value_size,
+            max_entries: d.max_entries,
+            flags: d.map_flags,
+            name: d.name.clone(),
+        };
+        let map = rxdp_maps::create(&def, nr_cpus).map_err(|e| err(e.to_string()))?;
+        if let Some(init) = &d.initial_value {
+            debug_assert_eq!(d.origin, MapOrigin::GlobalData);
+            map.update_copy(&0u32.to_ne_bytes(), init, 0)
+                .map_err(|e| err(format!("cannot write its initial value: {e}")))?;
+        }
+        table.push(&d.name, map, !d.readonly);
+    }
+    Ok(table)
+}
