@@ -45,7 +45,7 @@ pub enum ObjectLoadError {
         /// Its ELF section.
         section: String,
         /// Why.
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A prog array slot names a program that is not loaded.
     #[error("map '{map}' slot {index}: program '{prog}' is not loaded")]
@@ -108,7 +108,7 @@ impl XdpObject {
             let err = |source| ObjectLoadError::Program {
                 name: p.name.clone(),
                 section: p.section.clone(),
-                source,
+                source: Box::new(source),
             };
             if let Err(e) = p.check_supported() {
                 return Err(err(LoadError::Object(e)));
