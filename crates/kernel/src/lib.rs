@@ -24,5 +24,7 @@ mod verifier_log;
 pub use error::{Errno, Error, LoadError, Unavailable};
 pub use map::{Entry, KernelMap, is_percpu, possible_cpus};
 pub use probe::available;
-pub use prog::{KernelProg, LoadOptions, ProgInfo, TestRun, XDP_MAX_FRAME, XDP_MAX_LINEAR};
+pub use prog::{
+    KernelProg, LoadOptions, ProgInfo, TestRun, XDP_MAX_FRAME, XDP_MAX_LINEAR, pin_current_thread,
+};
 pub use verifier_log::VerifierStats;

@@ -27,6 +27,10 @@ pub struct LoadOptions<'a> {
     pub log_level: u32,
     /// `prog_flags` ([`crate::consts::prog_flags`]).
     pub prog_flags: u32,
+    /// `expected_attach_type` (`enum bpf_attach_type`; 0 for a plain XDP
+    /// program, `BPF_XDP_DEVMAP` (33) or `BPF_XDP_CPUMAP` (35) for
+    /// programs that run from those maps).
+    pub expected_attach_type: u32,
     /// Program name, truncated to 15 bytes; `[A-Za-z0-9_.]` only.
     pub name: &'a str,
 }
@@ -39,6 +43,7 @@ impl Default for LoadOptions<'_> {
             fd_array: &[],
             log_level: 0,
             prog_flags: 0,
+            expected_attach_type: 0,
             name: "",
         }
     }
@@ -324,6 +329,7 @@ impl<'a> Prepared<'a> {
                     sys::ptr(log.as_mut_ptr())
                 },
                 prog_flags: self.opts.prog_flags,
+                expected_attach_type: self.opts.expected_attach_type,
                 prog_name: self.name,
                 fd_array: if self.opts.fd_array.is_empty() {
                     0
@@ -368,4 +374,25 @@ impl<'a> Prepared<'a> {
 fn log_text(buf: &[u8]) -> String {
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Pins the calling thread to `cpu`. `BPF_PROG_TEST_RUN` runs the program
+/// on the CPU of the calling thread, so a test that compares per-CPU map
+/// slots with rxdp's pins itself first to know which slot the kernel used.
+pub fn pin_current_thread(cpu: usize) -> Result<(), Error> {
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+    // SAFETY: CPU_SET writes inside `set` for cpu < CPU_SETSIZE, checked
+    // by the libc macro's own bounds handling.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::Sys {
+            cmd: "sched_setaffinity",
+            errno: Errno::last(),
+        })
+    }
 }
