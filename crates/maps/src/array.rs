@@ -116,7 +116,7 @@ impl ArrayMap {
 }
 
 /// The kernel's `array_map_alloc_check`.
-fn check_def(def: &MapDef, percpu: bool, nr_cpus: u32) -> Result<(), MapError> {
+pub(crate) fn check_def(def: &MapDef, percpu: bool, nr_cpus: u32) -> Result<(), MapError> {
     if def.max_entries == 0 {
         return Err(def.invalid("max_entries is 0"));
     }

@@ -24,10 +24,12 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// `EOPNOTSUPP`: the map type does not support the operation.
     pub const EOPNOTSUPP: i32 = 95;
-    /// `EBUSY`: the resource is in use.
-    pub const EBUSY: i32 = 16;
-    /// `EFAULT`: a bad address.
-    pub const EFAULT: i32 = 14;
+    /// `EAGAIN`: try again (a full ring buffer).
+    pub const EAGAIN: i32 = 11;
+    /// `ENODEV`: no such device (a CPU that does not exist).
+    pub const ENODEV: i32 = 19;
+    /// `EOVERFLOW`: a value too large for its field.
+    pub const EOVERFLOW: i32 = 75;
     /// `EBADF`: not a valid file descriptor (handle).
     pub const EBADF: i32 = 9;
     /// `ENOSPC`: no space left (a full ring buffer).
@@ -119,6 +121,45 @@ pub enum MapError {
     /// The map type does not implement this operation (`-EOPNOTSUPP`).
     #[error("operation not supported by this map type")]
     OpNotSupported,
+    /// A raw value where the map stores a handle (a program or map
+    /// reference, which `bpf(2)` takes as a file descriptor): set such
+    /// entries through the map type's own method (`-EBADF`).
+    #[error("this map stores {what} references; raw value {value} names none")]
+    BadHandle {
+        /// What the map stores.
+        what: &'static str,
+        /// The raw value given.
+        value: u32,
+    },
+    /// An inner map that does not match the map-in-map's template
+    /// (`-EINVAL`); the message names the first field that differs.
+    #[error("inner map does not match the template: {field} is {got}, expected {expected}")]
+    InnerMapMismatch {
+        /// The field.
+        field: &'static str,
+        /// The template's value.
+        expected: u64,
+        /// The inner map's value.
+        got: u64,
+    },
+    /// A CPU that is not among the runtime's workers (`-ENODEV`).
+    #[error("cpu {cpu} is not one of the {nr_cpus} workers")]
+    NoSuchCpu {
+        /// The CPU asked for.
+        cpu: u32,
+        /// The number of workers.
+        nr_cpus: u32,
+    },
+    /// A cpumap queue size above the kernel's limit of 16384 (`-EOVERFLOW`).
+    #[error("qsize {qsize} exceeds 16384")]
+    QueueTooLarge {
+        /// The size asked for.
+        qsize: u32,
+    },
+    /// The ring buffer has no room for a record (`-EAGAIN` from
+    /// `bpf_ringbuf_output`; `bpf_ringbuf_reserve` returns NULL).
+    #[error("ring buffer full")]
+    RingFull,
     /// A map type rxdp does not implement yet (`-EINVAL`, as the kernel
     /// answers for a type it was built without).
     #[error("map type {} is not supported yet", crate::map_type::describe(*.map_type))]
@@ -178,12 +219,17 @@ impl MapError {
             | Self::ValueSize { .. }
             | Self::BadCpu { .. }
             | Self::PrefixTooLong { .. }
+            | Self::InnerMapMismatch { .. }
             | Self::UnsupportedType { .. }
             | Self::InvalidDef { .. } => EINVAL,
             Self::ReadOnly => EPERM,
             Self::OpNotSupported => EOPNOTSUPP,
             Self::NoMemory { .. } => ENOMEM,
             Self::NoSpace { .. } => ENOSPC,
+            Self::BadHandle { .. } => EBADF,
+            Self::NoSuchCpu { .. } => ENODEV,
+            Self::QueueTooLarge { .. } => EOVERFLOW,
+            Self::RingFull => EAGAIN,
             Self::DefNotSupported { .. } => ENOTSUPP,
         }
     }

@@ -19,15 +19,20 @@
 //! and one line in [`create`].
 
 pub mod array;
+pub mod cpumap;
 pub mod def;
+pub mod devmap;
+mod entries;
 pub mod error;
 pub mod flags;
 pub mod hashtab;
 pub mod lpm_trie;
 mod lru;
 pub mod map;
+pub mod prog_array;
 mod slots;
 mod storage;
+pub mod xskmap;
 
 /// The `BPF_MAP_TYPE_*` numbers and names, shared with the assembler.
 pub use rxdp_isa::maptype as map_type;
@@ -37,11 +42,15 @@ use std::sync::Arc;
 pub use rxdp_rcu::Domain;
 
 pub use array::ArrayMap;
+pub use cpumap::CpuMap;
 pub use def::MapDef;
+pub use devmap::DevMap;
 pub use error::MapError;
 pub use hashtab::HashTab;
 pub use lpm_trie::LpmTrie;
-pub use map::Map;
+pub use map::{Map, ProgRef};
+pub use prog_array::ProgArray;
+pub use xskmap::XskMap;
 
 /// `BPF_MAP_CREATE`: builds the map `def` describes, for `nr_cpus` CPUs
 /// (workers; used by per-CPU maps only), in the global grace-period domain
@@ -69,6 +78,10 @@ pub fn create_in(
             Arc::new(HashTab::new_in(def, nr_cpus, domain)?)
         }
         map_type::LPM_TRIE => Arc::new(LpmTrie::new_in(def, domain)?),
+        map_type::PROG_ARRAY => Arc::new(ProgArray::new_in(def, domain)?),
+        map_type::DEVMAP | map_type::DEVMAP_HASH => Arc::new(DevMap::new_in(def, domain)?),
+        map_type::CPUMAP => Arc::new(CpuMap::new_in(def, nr_cpus, domain)?),
+        map_type::XSKMAP => Arc::new(XskMap::new_in(def, domain)?),
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::def::MapDef;
 use crate::error::MapError;
@@ -91,7 +92,72 @@ pub trait Map: Send + Sync + fmt::Debug {
         None
     }
 
+    /// `bpf_map_push_elem` (queue, stack, bloom filter): adds `value`.
+    /// Other maps: `-EOPNOTSUPP` (the verifier refuses the call).
+    fn push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        let _ = (value, flags);
+        Err(MapError::OpNotSupported)
+    }
+
+    /// `bpf_map_pop_elem` (queue, stack): moves the next value into `out`
+    /// and removes it. Other maps: `-EOPNOTSUPP`.
+    fn pop(&self, out: &mut [u8]) -> Result<(), MapError> {
+        let _ = out;
+        Err(MapError::OpNotSupported)
+    }
+
+    /// `bpf_map_peek_elem` (queue, stack): copies the next value into `out`
+    /// without removing it; for a bloom filter, `out` is the value to test
+    /// and the answer is `Ok` (maybe present) or `-ENOENT` (absent). Other
+    /// maps: `-EOPNOTSUPP`.
+    fn peek(&self, out: &mut [u8]) -> Result<(), MapError> {
+        let _ = out;
+        Err(MapError::OpNotSupported)
+    }
+
+    /// The tail-call path of a prog array (`bpf_tail_call`): the program
+    /// at `index`, or `None` (the call falls through). Other maps: `None`.
+    fn prog_at(&self, index: u32) -> Option<ProgRef> {
+        let _ = index;
+        None
+    }
+
+    /// `bpf_redirect_map`'s view of a redirect map: the ifindex of a
+    /// devmap entry, the CPU of a cpumap entry, the socket handle of an
+    /// xskmap entry; `None` for an empty entry and for other maps.
+    fn redirect_target(&self, key: u32) -> Option<u32> {
+        let _ = key;
+        None
+    }
+
+    /// A map-in-map lookup from a program: the inner map stored under
+    /// `key` (the program then uses it as a map). `None` when missing and
+    /// for other maps.
+    fn inner_map(&self, key: &[u8]) -> Option<Arc<dyn Map>> {
+        let _ = key;
+        None
+    }
+
     /// The concrete map, for type-specific fast paths (an array lookup that
     /// generated code inlines).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// A program as a prog array holds it: opaque to the maps layer (which
+/// knows nothing of programs), with the id the control plane sees in
+/// lookups (the kernel's `prog->aux->id`).
+#[derive(Clone)]
+pub struct ProgRef {
+    /// The program's id, what `BPF_MAP_LOOKUP_ELEM` returns.
+    pub id: u32,
+    /// The program; the layer that stores it downcasts it.
+    pub prog: Arc<dyn Any + Send + Sync>,
+}
+
+impl fmt::Debug for ProgRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgRef")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }

@@ -259,7 +259,7 @@ fn random_prefixes_agree_with_a_brute_force_model() {
             addr & (u32::MAX << (32 - len))
         };
         let k = v4(len, net.to_be_bytes());
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             let had = stored.iter().position(|&(l, n, _)| (l, n) == (len, net));
             let r = m.delete(&k);
             match had {

@@ -1,0 +1,207 @@
+//! `BPF_MAP_TYPE_PROG_ARRAY`: the table `bpf_tail_call` jumps through,
+//! after the kernel's fd-array maps in kernel/bpf/arraymap.c.
+//!
+//! Keys are `u32` indices below `max_entries`; a value is a program. In
+//! `bpf(2)` the value is a program fd and a lookup returns the program's
+//! id; in rxdp the control plane stores a [`ProgRef`] (an opaque program
+//! with its id) with [`ProgArray::set`], and `lookup_copy` returns the id.
+//! Programs cannot look entries up (the verifier refuses it; `lookup`
+//! returns NULL); the tail-call path reads them with [`Map::prog_at`].
+//!
+//! As in the kernel: `value_size` must be 4, `BPF_F_RDONLY_PROG` and
+//! `BPF_F_WRONLY_PROG` are refused, updates take `BPF_ANY` only
+//! (`-EINVAL`), an index past the end is `-E2BIG`, deleting an empty entry
+//! is `-ENOENT`, and iteration visits every index, empty or not.
+//!
+//! A program replaced or removed stays alive until a grace period of the
+//! map's domain has passed ([`rxdp_rcu::Domain::defer`]), so a worker in
+//! the middle of a tail call into it, or generated code jumping to it
+//! directly, finishes first.
+
+use std::any::Any;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rxdp_rcu::Domain;
+
+use crate::def::MapDef;
+use crate::error::MapError;
+use crate::flags::{BPF_ANY, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
+use crate::map::{Map, ProgRef};
+use crate::map_type;
+
+/// A prog array.
+#[derive(Debug)]
+pub struct ProgArray {
+    def: MapDef,
+    domain: Arc<Domain>,
+    progs: RwLock<Vec<Option<ProgRef>>>,
+}
+
+/// The checks of `fd_array_map_alloc_check` shared by prog arrays and
+/// arrays of maps: a 4-byte value (an fd), no program access flags, then
+/// the array checks.
+pub(crate) fn check_fd_array_def(def: &MapDef) -> Result<(), MapError> {
+    if def.value_size != 4 {
+        return Err(def.invalid(format!(
+            "value_size is {}, an fd array needs 4",
+            def.value_size
+        )));
+    }
+    if def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0 {
+        return Err(def.invalid("BPF_F_RDONLY_PROG/BPF_F_WRONLY_PROG on an fd array"));
+    }
+    // The kernel then runs array_map_alloc_check on the definition.
+    let as_array = MapDef {
+        map_type: map_type::ARRAY,
+        ..def.clone()
+    };
+    crate::array::check_def(&as_array, false, 1)
+}
+
+/// The index a 4-byte key names, `-E2BIG` past `max_entries`.
+pub(crate) fn fd_array_index(def: &MapDef, key: &[u8]) -> Result<usize, MapError> {
+    def.check_key(key)?;
+    let index = u32::from_ne_bytes(key.try_into().unwrap_or_default());
+    if index >= def.max_entries {
+        return Err(MapError::IndexOutOfRange {
+            index,
+            max_entries: def.max_entries,
+        });
+    }
+    Ok(index as usize)
+}
+
+/// `get_next_key` of array-shaped maps: every index in order; a missing
+/// or out-of-range key restarts at 0.
+pub(crate) fn array_next_key(
+    def: &MapDef,
+    key: Option<&[u8]>,
+    next: &mut [u8],
+) -> Result<(), MapError> {
+    def.check_key(next)?;
+    let index = match key {
+        None => 0,
+        Some(key) => {
+            def.check_key(key)?;
+            match u32::from_ne_bytes(key.try_into().unwrap_or_default()) {
+                i if i >= def.max_entries => 0,
+                i if i + 1 == def.max_entries => return Err(MapError::NoEntry),
+                i => i + 1,
+            }
+        }
+    };
+    next.copy_from_slice(&index.to_ne_bytes());
+    Ok(())
+}
+
+impl ProgArray {
+    /// Creates a prog array in grace-period domain `domain`, with the
+    /// kernel's `fd_array_map_alloc_check` rules.
+    pub fn new_in(def: &MapDef, domain: &Arc<Domain>) -> Result<Self, MapError> {
+        if def.map_type != map_type::PROG_ARRAY {
+            return Err(def.invalid("not a prog array"));
+        }
+        check_fd_array_def(def)?;
+        Ok(Self {
+            def: def.clone(),
+            domain: Arc::clone(domain),
+            progs: RwLock::new(vec![None; def.max_entries as usize]),
+        })
+    }
+
+    /// Stores `prog` at `index` (`BPF_MAP_UPDATE_ELEM` with a program fd,
+    /// flags `BPF_ANY` only). The program it replaces is dropped after a
+    /// grace period.
+    pub fn set(&self, index: u32, prog: ProgRef, flags: u64) -> Result<(), MapError> {
+        self.def.check_sys_update(flags)?;
+        if flags != BPF_ANY {
+            return Err(MapError::BadFlags { flags });
+        }
+        let i = fd_array_index(&self.def, &index.to_ne_bytes())?;
+        let old = self.write()[i].replace(prog);
+        self.drop_later(old);
+        Ok(())
+    }
+
+    /// Empties `index` (`BPF_MAP_DELETE_ELEM`); `-ENOENT` when it was.
+    pub fn clear(&self, index: u32) -> Result<(), MapError> {
+        self.delete(&index.to_ne_bytes())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Option<ProgRef>>> {
+        // Nothing panics under the lock; the table stays consistent.
+        self.progs.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<ProgRef>>> {
+        self.progs.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops a program no longer in the table once workers have passed a
+    /// quiescent point.
+    fn drop_later(&self, old: Option<ProgRef>) {
+        if let Some(old) = old {
+            self.domain.defer(Box::new(move || drop(old)));
+        }
+    }
+}
+
+impl Map for ProgArray {
+    fn def(&self) -> &MapDef {
+        &self.def
+    }
+
+    fn lookup_percpu(&self, _key: &[u8], _cpu: u32) -> Option<*mut u8> {
+        // fd_array_map_lookup_elem: programs may not read a prog array.
+        None
+    }
+
+    fn update_percpu(&self, _: &[u8], value: &[u8], _: u64, _: u32) -> Result<(), MapError> {
+        // Programs cannot update prog arrays (the verifier refuses it).
+        Err(self.raw_value(value))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        let i = fd_array_index(&self.def, key)?;
+        let old = self.write()[i].take();
+        if old.is_none() {
+            return Err(MapError::NoEntry);
+        }
+        self.drop_later(old);
+        Ok(())
+    }
+
+    fn get_next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), MapError> {
+        array_next_key(&self.def, key, next)
+    }
+
+    fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
+        self.def.check_sys_lookup()?;
+        let i = fd_array_index(&self.def, key).map_err(|_| MapError::NoEntry)?;
+        let id = self.read()[i].as_ref().map(|p| p.id);
+        Ok(id.ok_or(MapError::NoEntry)?.to_ne_bytes().to_vec())
+    }
+
+    fn update_copy(&self, _key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.def.check_sys_update(flags)?;
+        Err(self.raw_value(value))
+    }
+
+    fn prog_at(&self, index: u32) -> Option<ProgRef> {
+        self.read().get(index as usize)?.clone()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl ProgArray {
+    /// The error for a raw value where a program reference is needed.
+    fn raw_value(&self, value: &[u8]) -> MapError {
+        MapError::BadHandle {
+            what: "program",
+            value: value.try_into().map(u32::from_ne_bytes).unwrap_or_default(),
+        }
+    }
+}
