@@ -3,6 +3,8 @@
 mod cmd;
 mod error;
 mod input;
+mod load;
+mod mapdump;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -20,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run a program on one packet, like BPF_PROG_TEST_RUN.
     TestRun(cmd::test_run::Args),
+    /// Inspect BPF objects.
+    #[command(subcommand)]
+    Prog(cmd::prog::ProgCommand),
     /// Check a program; exit 1 and say why when it is rejected.
     Verify(cmd::verify::Args),
     /// Assemble a program into raw bytecode.
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::TestRun(a) => cmd::test_run::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Prog(c) => cmd::prog::run(c),
         Command::Asm(a) => cmd::asm::assemble(a),
         Command::Disasm(a) => cmd::asm::disassemble(a),
         Command::ConformancePlugin(a) => cmd::conformance::run(a),

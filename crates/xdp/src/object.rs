@@ -10,7 +10,7 @@
 use crate::ctx::{Xdp, XdpAttach};
 use crate::maps::MapTable;
 use crate::program::{LoadError, XdpProgram};
-use rxdp_maps::MapDef;
+use rxdp_maps::{MapDef, ProgArray};
 use rxdp_object::secdef::{attach_type, prog_type};
 use rxdp_object::{MapOrigin, Object, SlotTarget};
 use std::sync::Arc;
@@ -136,23 +136,33 @@ impl XdpObject {
     fn fill_prog_arrays(&self) -> Result<(), ObjectLoadError> {
         for def in &self.object.maps {
             for slot in &def.init_slots {
-                let SlotTarget::Prog(prog) = &slot.target else {
-                    continue;
-                };
-                if self.program(prog).is_none() {
-                    return Err(ObjectLoadError::Slot {
-                        map: def.name.clone(),
-                        index: slot.index,
-                        prog: prog.clone(),
-                    });
+                if let SlotTarget::Prog(prog) = &slot.target {
+                    self.set_prog_array(&def.name, slot.index, prog)?;
                 }
-                return Err(ObjectLoadError::Map {
-                    name: def.name.clone(),
-                    msg: "prog arrays are not supported yet".into(),
-                });
             }
         }
         Ok(())
+    }
+
+    /// Puts program `prog` of this object at `index` of prog array `map`.
+    pub fn set_prog_array(&self, map: &str, index: u32, prog: &str) -> Result<(), ObjectLoadError> {
+        let slot_err = || ObjectLoadError::Slot {
+            map: map.to_string(),
+            index,
+            prog: prog.to_string(),
+        };
+        let map_err = |msg: String| ObjectLoadError::Map {
+            name: map.to_string(),
+            msg,
+        };
+        let p = self.program(prog).ok_or_else(slot_err)?;
+        let m = self.maps.by_name(map).ok_or_else(|| map_err("no such map".into()))?;
+        let array = m
+            .map
+            .as_any()
+            .downcast_ref::<ProgArray>()
+            .ok_or_else(|| map_err("not a prog array".into()))?;
+        array.set(index, p.prog_ref(), 0).map_err(|e| map_err(e.to_string()))
     }
 
     /// The object as parsed (after global variables were set).

@@ -10,7 +10,13 @@ use rxdp_isa::asm::MapDecl;
 use rxdp_isa::{CallKind, Insn};
 use rxdp_maps::{MapDef, MapError};
 use rxdp_verifier::VerifyError;
+use rxdp_maps::ProgRef;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Program ids, as the kernel numbers loaded programs (what a prog array
+/// lookup from the control plane returns).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 use thiserror::Error;
 
 /// Why a program failed to load.
@@ -53,7 +59,8 @@ pub struct XdpProgram {
     insns: Vec<Insn>,
     xlated: Vec<Insn>,
     maps: Arc<MapTable>,
-    interp: Interpreter,
+    interp: Arc<Interpreter>,
+    id: u32,
     verified: bool,
 }
 
@@ -89,12 +96,13 @@ impl XdpProgram {
     ) -> Result<XdpProgram, LoadError> {
         check_helpers(insns)?;
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps)?;
-        let interp = Interpreter::new(&verified.insns)?;
+        let interp = Arc::new(Interpreter::new(&verified.insns)?);
         Ok(XdpProgram {
             insns: insns.to_vec(),
             xlated: verified.insns,
             maps,
             interp,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             verified: false,
         })
     }
@@ -124,6 +132,21 @@ impl XdpProgram {
     /// The instructions after fixup, as the engines run them.
     pub fn xlated(&self) -> &[Insn] {
         &self.xlated
+    }
+
+    /// The program's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// What a prog array holds for this program: its id and its prepared
+    /// code, which the array keeps alive until a grace period after the
+    /// program leaves it.
+    pub fn prog_ref(&self) -> ProgRef {
+        ProgRef {
+            id: self.id,
+            prog: Arc::clone(&self.interp) as Arc<dyn std::any::Any + Send + Sync>,
+        }
     }
 
     /// The program's maps.

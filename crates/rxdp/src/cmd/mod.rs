@@ -2,5 +2,6 @@
 
 pub(crate) mod asm;
 pub(crate) mod conformance;
+pub(crate) mod prog;
 pub(crate) mod test_run;
 pub(crate) mod verify;

@@ -1,9 +1,11 @@
 //! `rxdp test-run`: the counterpart of BPF_PROG_TEST_RUN.
 
 use crate::error::{CliResult, program, usage};
-use crate::input::{hex, read_packet, read_program};
+use crate::input::{hex, read_packet};
+use crate::load::{load, read_setup};
+use crate::mapdump::{map_dump_json, print_map_dump};
 use clap::ValueEnum;
-use rxdp_xdp::{Engine, TestRunOpts, XdpProgram};
+use rxdp_xdp::{Engine, TestRunOpts};
 use std::path::PathBuf;
 
 /// Engines selectable on the command line.
@@ -27,8 +29,19 @@ impl From<EngineArg> for Engine {
 /// Arguments of `rxdp test-run`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The program: assembly (.s) or raw bytecode (.bin).
-    prog: PathBuf,
+    /// The program: assembly (.s), raw bytecode (.bin), or a BPF object
+    /// (.o) whose programs are all loaded.
+    file: PathBuf,
+    /// The program of the object that runs (default: its first XDP program).
+    #[arg(long, value_name = "NAME")]
+    prog: Option<String>,
+    /// A setup file: map elements, global variables and prog array slots
+    /// to set before the run (see the README).
+    #[arg(long, value_name = "FILE")]
+    setup: Option<PathBuf>,
+    /// Print every map after the run.
+    #[arg(long)]
+    map_dump: bool,
     /// The packet as hex bytes (default: a built-in 64-byte IPv4/UDP packet).
     #[arg(long)]
     data: Option<String>,
@@ -53,33 +66,36 @@ pub(crate) fn run(a: Args) -> CliResult {
     if let Err(e) = rxdp_xdp::XdpBuff::new(&packet, 1, 0) {
         return Err(usage(e));
     }
-    let src = read_program(&a.prog)?;
-    let mut prog = XdpProgram::load(&src.insns, &src.maps).map_err(program)?;
+    let setup = read_setup(a.setup.as_deref())?;
+    let mut loaded = load(&a.file, a.prog.as_deref(), &setup)?;
     let engine = Engine::from(a.engine);
     if engine != Engine::Checked {
         eprintln!(
             "rxdp: warning: the {} engine runs without run-time checks and rxdp's verifier \
              only checks program structure so far: running {} as trusted",
             engine.name(),
-            a.prog.display()
+            a.file.display()
         );
         // SAFETY: the user chose an unchecked engine for their own program
         // and was warned above that nothing proved it safe.
-        unsafe { prog.trust_unverified() };
+        unsafe { loaded.program_mut().trust_unverified() };
     }
     let opts = TestRunOpts {
         engine,
         repeat: a.repeat,
         ..TestRunOpts::default()
     };
-    let out = prog.test_run(&packet, &opts).map_err(program)?;
+    let out = loaded.program().test_run(&packet, &opts).map_err(program)?;
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "retval": out.retval,
             "action": out.action.name(),
             "data_out": hex(&out.data_out),
             "duration_ns": out.duration_ns,
         });
+        if a.map_dump {
+            v["maps"] = map_dump_json(loaded.maps()).map_err(program)?;
+        }
         println!("{v}");
     } else {
         println!("verdict:   {} (retval {})", out.action, out.retval);
@@ -94,6 +110,9 @@ pub(crate) fn run(a: Args) -> CliResult {
             a.repeat,
             engine.name()
         );
+        if a.map_dump {
+            print_map_dump(loaded.maps()).map_err(program)?;
+        }
     }
     Ok(())
 }

@@ -1,32 +1,35 @@
 //! `rxdp verify`: load a program as XDP and report whether it is accepted.
 
 use crate::error::{CliError, CliResult};
-use crate::input::read_program;
-use rxdp_xdp::XdpProgram;
+use crate::load::{Loaded, load};
+use rxdp_xdp::setup::Setup;
 use std::path::PathBuf;
 
 /// Arguments of `rxdp verify`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The program: assembly (.s) or raw bytecode (.bin).
-    prog: PathBuf,
+    /// The program: assembly (.s), raw bytecode (.bin), or a BPF object
+    /// (.o), whose XDP programs are all checked.
+    file: PathBuf,
 }
 
 /// Runs `rxdp verify`: exit 0 when accepted, 1 with the reason when not.
 pub(crate) fn run(a: Args) -> CliResult {
-    let src = read_program(&a.prog)?;
-    match XdpProgram::load(&src.insns, &src.maps) {
-        Ok(p) => {
-            println!(
-                "{}: accepted ({} instructions)",
-                a.prog.display(),
-                p.insns().len()
-            );
+    match load(&a.file, None, &Setup::default()) {
+        Ok(Loaded::Single(p)) => {
+            println!("{}: accepted ({} instructions)", a.file.display(), p.insns().len());
             Ok(())
         }
-        Err(e) => {
-            eprintln!("{}: rejected: {e}", a.prog.display());
+        Ok(Loaded::Object { object, .. }) => {
+            for (name, p) in object.programs() {
+                println!("{}: {name}: accepted ({} instructions)", a.file.display(), p.insns().len());
+            }
+            Ok(())
+        }
+        Err(CliError::Program(e)) => {
+            eprintln!("{}: rejected: {e:#}", a.file.display());
             Err(CliError::Silent(1))
         }
+        Err(e) => Err(e),
     }
 }
