@@ -118,6 +118,10 @@ pub enum MapError {
     /// A write from the control plane to a `BPF_F_RDONLY` map (`-EPERM`).
     #[error("map is read-only for the control plane (BPF_F_RDONLY)")]
     ReadOnly,
+    /// The map type refuses this operation with the kernel-internal
+    /// `-ENOTSUPP` (a ring buffer's element operations).
+    #[error("operation not supported by this map type (ENOTSUPP)")]
+    NotSupp,
     /// The map type does not implement this operation (`-EOPNOTSUPP`).
     #[error("operation not supported by this map type")]
     OpNotSupported,
@@ -230,7 +234,7 @@ impl MapError {
             Self::NoSuchCpu { .. } => ENODEV,
             Self::QueueTooLarge { .. } => EOVERFLOW,
             Self::RingFull => EAGAIN,
-            Self::DefNotSupported { .. } => ENOTSUPP,
+            Self::DefNotSupported { .. } | Self::NotSupp => ENOTSUPP,
         }
     }
 }

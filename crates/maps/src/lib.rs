@@ -30,6 +30,7 @@ pub mod lpm_trie;
 mod lru;
 pub mod map;
 pub mod prog_array;
+pub mod ringbuf;
 mod slots;
 mod storage;
 pub mod xskmap;
@@ -50,6 +51,7 @@ pub use hashtab::HashTab;
 pub use lpm_trie::LpmTrie;
 pub use map::{Map, ProgRef};
 pub use prog_array::ProgArray;
+pub use ringbuf::{Ring, RingBuf};
 pub use xskmap::XskMap;
 
 /// `BPF_MAP_CREATE`: builds the map `def` describes, for `nr_cpus` CPUs
@@ -82,6 +84,7 @@ pub fn create_in(
         map_type::DEVMAP | map_type::DEVMAP_HASH => Arc::new(DevMap::new_in(def, domain)?),
         map_type::CPUMAP => Arc::new(CpuMap::new_in(def, nr_cpus, domain)?),
         map_type::XSKMAP => Arc::new(XskMap::new_in(def, domain)?),
+        map_type::RINGBUF => Arc::new(RingBuf::new(def)?),
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }
@@ -92,8 +95,12 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 /// Every element of `map` as (key, value) pairs in iteration order, the
 /// values as the control plane sees them (per-CPU maps: every CPU's value,
 /// each rounded up to 8 bytes). An element deleted during the walk is
-/// skipped.
+/// skipped. Maps without keys (ring buffers, queues, stacks, bloom
+/// filters) dump as empty.
 pub fn dump(map: &dyn Map) -> Result<Vec<Entry>, MapError> {
+    if map.def().key_size == 0 {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
     let mut key: Option<Vec<u8>> = None;
     let mut next = vec![0u8; map.def().key_size as usize];
