@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rxdp_interp::{Env, HelperError, Interpreter, Region, Stack};
+use rxdp_interp::{Env, HelperCtx, HelperError, Interpreter, Region, Stack};
 use rxdp_isa::{AluOp, Cond, Endian, Insn, Operand, Reg, Size, Width};
 
 struct NoEnv;
@@ -23,7 +23,7 @@ unsafe impl Env for NoEnv {
         &mut self,
         id: u32,
         _: [u64; 5],
-        _: &mut dyn FnMut(Region),
+        _: &mut HelperCtx<'_, Self>,
     ) -> Result<u64, HelperError> {
         Err(HelperError::Unknown(id))
     }
@@ -167,7 +167,7 @@ fn bench(c: &mut Criterion) {
             &mut self,
             id: u32,
             _: [u64; 5],
-            _: &mut dyn FnMut(Region),
+            _: &mut HelperCtx<'_, Self>,
         ) -> Result<u64, HelperError> {
             Err(HelperError::Unknown(id))
         }

@@ -9,14 +9,14 @@ use crate::env::{Region, RegionKind};
 use crate::fault::{Access, FaultKind};
 use crate::stack::{MAX_CALL_FRAMES, STACK_FRAME_SIZE};
 
-/// The accessible memory of one checked run.
+/// The accessible memory of one checked run, at one moment.
 pub(crate) struct MemCheck<'a> {
     /// One past frame 0's top.
     pub(crate) stack_top: u64,
     /// The environment's regions, refreshed after each helper call.
-    pub(crate) regions: &'a mut Vec<Region>,
+    pub(crate) regions: &'a [Region],
     /// Regions helpers granted during this run.
-    pub(crate) granted: &'a mut Vec<Region>,
+    pub(crate) granted: &'a [Region],
 }
 
 impl MemCheck<'_> {

@@ -3,9 +3,18 @@
 //!
 //! The interpreter knows nothing of program types. The XDP layer (or a
 //! test) implements [`Env`] to supply helpers and to describe the context,
-//! the packet and other memory as [`Region`]s.
+//! the packet and other memory as [`Region`]s. Two helpers need the
+//! interpreter's cooperation and have their own modules: tail calls
+//! (`tail_call.rs`: the environment only looks up the prog array) and
+//! helpers that call back into the program (`callback.rs`: `bpf_loop`,
+//! `bpf_for_each_map_elem`, which run the callback through the
+//! [`HelperCtx`] every helper call receives).
 
 use thiserror::Error;
+
+use crate::callback::HelperCtx;
+use crate::fault::Fault;
+use crate::tail_call::TailCallSlot;
 
 /// A range of memory a program may access, for the checked mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +91,17 @@ pub enum HelperError {
         /// What went wrong.
         reason: String,
     },
+    /// A callback the helper ran through [`HelperCtx::call`] faulted. The
+    /// run ends with this fault itself (its `pc` is the callback's), not
+    /// with a helper fault; `?` on [`HelperCtx::call`] produces it.
+    #[error("callback faulted: {0}")]
+    Callback(Box<Fault>),
+}
+
+impl From<Fault> for HelperError {
+    fn from(f: Fault) -> Self {
+        HelperError::Callback(Box::new(f))
+    }
 }
 
 /// The world a program runs in: its helpers and (checked mode) its memory.
@@ -89,19 +109,30 @@ pub enum HelperError {
 /// # Safety
 ///
 /// The checked mode dereferences any address inside a region this
-/// environment reports (through [`Env::regions`] or the `grant` callback
-/// of [`Env::call_helper`]) and the legacy packet, so every such region
-/// must be memory valid for reads (and for writes if `writable`) for the
-/// whole run, and must not overlap Rust data the run does not own.
-pub unsafe trait Env {
-    /// Calls helper `id` with `r1..r5`; returns `r0`. Memory the helper hands
-    /// out (a map value, ...) is reported through `grant` so the checked
-    /// mode lets the program touch it for the rest of the run.
+/// environment reports (through [`Env::regions`] or
+/// [`HelperCtx::grant`]) and the legacy packet, so every such region must
+/// be memory valid for reads (and for writes if `writable`) for the whole
+/// run, and must not overlap Rust data the run does not own.
+///
+/// Every program [`Env::tail_call_target`] returns (see
+/// [`crate::TailTarget`]) must stay alive, neither dropped nor moved, until
+/// the run that received it ends, and, for a fast-mode run, must be proven
+/// safe for this environment as the main program is.
+pub unsafe trait Env: Sized {
+    /// Calls helper `id` with `r1..r5`; returns `r0`.
+    ///
+    /// Memory the helper hands out (a map value, ...) is reported through
+    /// [`HelperCtx::grant`] so that the checked mode lets the program touch
+    /// it for the rest of the run. Helpers that take a callback
+    /// (`bpf_loop`, ...) run it with [`HelperCtx::call`].
+    ///
+    /// `bpf_tail_call` (helper 12) never arrives here: the interpreter
+    /// runs it, asking [`Env::tail_call_target`] for the target.
     fn call_helper(
         &mut self,
         id: u32,
         args: [u64; 5],
-        grant: &mut dyn FnMut(Region),
+        ctx: &mut HelperCtx<'_, Self>,
     ) -> Result<u64, HelperError>;
 
     /// Checked mode: pushes onto `out` (which the caller has cleared) the
@@ -114,5 +145,23 @@ pub unsafe trait Env {
     /// type has one.
     fn legacy_packet(&self) -> Option<(u64, u64)> {
         None
+    }
+
+    /// `bpf_tail_call(ctx, prog_array, index)`: what slot `index` of the
+    /// prog array at address `prog_array` (the value the program passed in
+    /// `r2`) holds now. The interpreter does the rest: the limit of
+    /// [`crate::MAX_TAIL_CALL_CNT`], the counting, the jump (see
+    /// [`TailCallSlot`] for the kernel's order).
+    ///
+    /// The default, for environments without prog arrays, ends the run
+    /// with [`HelperError::Unknown`]`(12)`, as a call of any helper the
+    /// environment lacks does.
+    fn tail_call_target(
+        &mut self,
+        prog_array: u64,
+        index: u32,
+    ) -> Result<TailCallSlot, HelperError> {
+        let _ = (prog_array, index);
+        Err(HelperError::Unknown(crate::tail_call::BPF_FUNC_TAIL_CALL))
     }
 }

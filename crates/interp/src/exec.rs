@@ -9,13 +9,17 @@
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
+use core::marker::PhantomData;
+
 use crate::RunLimits;
 use crate::alu::*;
+use crate::callback::HelperCtx;
 use crate::check::MemCheck;
-use crate::env::Env;
+use crate::env::{Env, HelperError};
 use crate::fault::{Access, Fault, FaultKind};
 use crate::prepare::{AtomicKind, Interpreter, Op, OpCode};
-use crate::stack::{CallFrame, MAX_CALL_FRAMES, STACK_FRAME_SIZE, Stack};
+use crate::stack::{CallFrame, MAX_CALL_FRAMES, RunCounters, STACK_FRAME_SIZE, Stack};
+use crate::tail_call::tail_call;
 
 impl Interpreter {
     /// Fast mode: runs the program with `r1 = ctx` and returns `r0`, with no
@@ -93,7 +97,9 @@ impl Interpreter {
         unsafe { self.execute::<E, true>([ctx, 0, 0, 0, 0], stack, env, limits.max_insns) }
     }
 
-    /// The loop. With `CHECKED = false` the caller vouches for memory safety.
+    /// A run from the main program's entry: resets the run's scratch
+    /// state and runs the loop. With `CHECKED = false` the caller vouches
+    /// for memory safety.
     #[inline(always)]
     unsafe fn execute<E: Env, const CHECKED: bool>(
         &self,
@@ -102,55 +108,110 @@ impl Interpreter {
         env: &mut E,
         max_insns: u64,
     ) -> Result<u64, Fault> {
-        let stack_top = stack.top();
-        let Stack {
-            frames,
-            regions,
-            granted,
-            ..
-        } = stack;
-        if CHECKED {
-            regions.clear();
-            granted.clear();
-            env.regions(regions);
-        }
-        let mut chk = MemCheck {
-            stack_top,
-            regions,
-            granted,
+        stack.counters = RunCounters {
+            budget: max_insns,
+            max_insns,
+            tail_calls: 0,
         };
-        let ops: &[_] = &self.ops;
-        let mut regs = [0u64; 11];
-        regs[1..6].copy_from_slice(&args);
-        regs[10] = stack_top;
-        let mut fp = stack_top;
-        let mut depth = 0usize;
-        let mut pc = 0usize;
-        let mut budget = max_insns;
-        // Declared before the macros below so that they can name them.
-        let mut op: Op;
-        let mut at: usize;
+        if CHECKED {
+            stack.regions.clear();
+            stack.granted.clear();
+            env.regions(&mut stack.regions);
+        }
+        let entry = Entry {
+            prog: self,
+            pc: 0,
+            args,
+            fp: stack.top(),
+            depth: 0,
+        };
+        // SAFETY: the caller's (for CHECKED, the checks'); frame 0 is free.
+        unsafe { interpret::<E, CHECKED>(stack, env, entry) }
+    }
+}
 
-        macro_rules! r {
-            ($i:expr) => {
-                // SAFETY: `prepare` sets register fields only from
-                // `Reg::num`, which is at most 10.
-                *unsafe { regs.get_unchecked_mut($i as usize) }
-            };
-        }
-        macro_rules! alu {
-            (K, |$a:ident, $b:ident| $e:expr) => {{
-                let $a: u64 = r!(op.dst);
-                let $b: u64 = op.imm;
-                r!(op.dst) = $e;
-            }};
-            (X, |$a:ident, $b:ident| $e:expr) => {{
-                let $a: u64 = r!(op.dst);
-                let $b: u64 = r!(op.src);
-                r!(op.dst) = $e;
-            }};
-        }
-        macro_rules! jmp {
+/// Where the loop starts: the main program's entry, or a callback's.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    /// The program (the Env contract keeps tail-call targets alive).
+    pub(crate) prog: *const Interpreter,
+    /// The first slot to run, a valid index of `prog`'s ops.
+    pub(crate) pc: usize,
+    /// `r1..r5`.
+    pub(crate) args: [u64; 5],
+    /// The entry frame's `r10`.
+    pub(crate) fp: u64,
+    /// The entry frame's depth, below `MAX_CALL_FRAMES`; its `exit` ends
+    /// the loop.
+    pub(crate) depth: usize,
+}
+
+/// The loop for a helper's callback: a separate copy, so that the main
+/// entry's stays specialised for depth 0.
+///
+/// # Safety
+///
+/// As for [`interpret`].
+#[inline(never)]
+pub(crate) unsafe fn run_callback<E: Env, const CHECKED: bool>(
+    stack: &mut Stack,
+    env: &mut E,
+    entry: Entry,
+) -> Result<u64, Fault> {
+    // SAFETY: the caller's.
+    unsafe { interpret::<E, CHECKED>(stack, env, entry) }
+}
+
+/// The loop: runs from `entry` until the entry frame exits.
+///
+/// # Safety
+///
+/// `entry.prog` is alive for the call and `entry.pc` one of its slots;
+/// `entry.fp` is the top of frame `entry.depth` of `stack` and that frame
+/// and the deeper ones are free. With `CHECKED = false`, every access the
+/// program can make is valid (the verifier's proof).
+#[inline(always)]
+unsafe fn interpret<E: Env, const CHECKED: bool>(
+    stack: &mut Stack,
+    env: &mut E,
+    entry: Entry,
+) -> Result<u64, Fault> {
+    let stack_top = stack.top();
+    let base = entry.depth;
+    let mut prog = entry.prog;
+    // SAFETY: `prog` is alive (the caller's contract).
+    let mut ops: *const Op = unsafe { (*prog).ops.as_ptr() };
+    let mut regs = [0u64; 11];
+    regs[1..6].copy_from_slice(&entry.args);
+    regs[10] = entry.fp;
+    let mut fp = entry.fp;
+    let mut depth = base;
+    let mut pc = entry.pc;
+    let mut budget = stack.counters.budget;
+    // Declared before the macros below so that they can name them.
+    let mut op: Op;
+    let mut at: usize;
+
+    macro_rules! r {
+        ($i:expr) => {
+            // SAFETY: `prepare` sets register fields only from
+            // `Reg::num`, which is at most 10.
+            *unsafe { regs.get_unchecked_mut($i as usize) }
+        };
+    }
+    macro_rules! alu {
+        (K, |$a:ident, $b:ident| $e:expr) => {{
+            let $a: u64 = r!(op.dst);
+            let $b: u64 = op.imm;
+            r!(op.dst) = $e;
+        }};
+        (X, |$a:ident, $b:ident| $e:expr) => {{
+            let $a: u64 = r!(op.dst);
+            let $b: u64 = r!(op.src);
+            r!(op.dst) = $e;
+        }};
+    }
+    macro_rules! jmp {
             (K, |$a:ident, $b:ident| $e:expr) => {{
                 let $a: u64 = r!(op.dst);
                 let $b: u64 = op.imm;
@@ -166,339 +227,391 @@ impl Interpreter {
                 }
             }};
         }
-        macro_rules! fault {
-            ($kind:expr) => {
-                return Err(Fault {
-                    pc: at,
-                    kind: $kind,
-                })
-            };
-        }
-        macro_rules! check {
-            ($addr:expr, $size:expr, $access:expr) => {
+    macro_rules! fault {
+        ($kind:expr) => {
+            return Err(Fault {
+                pc: at,
+                kind: $kind,
+            })
+        };
+    }
+    macro_rules! check {
+        ($addr:expr, $size:expr, $access:expr) => {
+            if CHECKED {
+                let chk = MemCheck {
+                    stack_top,
+                    regions: &stack.regions,
+                    granted: &stack.granted,
+                };
+                if let Err(kind) = chk.check($addr, $size, $access, fp) {
+                    fault!(kind);
+                }
+            }
+        };
+    }
+    macro_rules! load {
+        ($t:ty) => {{
+            let addr = r!(op.src).wrapping_add(op.off as i64 as u64);
+            check!(addr, size_of::<$t>() as u64, Access::Read);
+            // SAFETY: fast mode: the caller vouches for every access;
+            // checked mode: `check!` found it in accessible memory.
+            unsafe { ptr::with_exposed_provenance::<$t>(addr as usize).read_unaligned() }
+        }};
+    }
+    macro_rules! store {
+        ($t:ty, $v:expr) => {{
+            let addr = r!(op.dst).wrapping_add(op.off as i64 as u64);
+            let v = $v as $t;
+            check!(addr, size_of::<$t>() as u64, Access::Write);
+            // SAFETY: as for `load!`, for writes.
+            unsafe { ptr::with_exposed_provenance_mut::<$t>(addr as usize).write_unaligned(v) }
+        }};
+    }
+    macro_rules! atomic_addr {
+        ($size:expr) => {{
+            let addr = r!(op.dst).wrapping_add(op.off as i64 as u64);
+            if CHECKED && addr % $size != 0 {
+                fault!(FaultKind::MisalignedAtomic { addr, size: $size });
+            }
+            check!(addr, $size, Access::Write);
+            addr as usize
+        }};
+    }
+    // Returns from the entry frame (the end of the run or of a
+    // callback) or from a bpf-to-bpf call.
+    macro_rules! exit {
+        () => {{
+            if depth == base {
                 if CHECKED {
-                    if let Err(kind) = chk.check($addr, $size, $access, fp) {
-                        fault!(kind);
-                    }
+                    stack.counters.budget = budget;
                 }
+                return Ok(r!(0));
+            }
+            depth -= 1;
+            let frame = stack.frames[depth];
+            [r!(6), r!(7), r!(8), r!(9)] = frame.saved;
+            prog = frame.prog;
+            ops = frame.ops;
+            pc = frame.ret_pc;
+            fp += STACK_FRAME_SIZE as u64;
+            r!(10) = fp;
+        }};
+    }
+    // Calls a helper with a context for grants and callbacks. The
+    // budget lives in the stack across the call, for callbacks to use.
+    macro_rules! helper {
+        ($id:expr, $args:expr) => {{
+            if CHECKED {
+                stack.counters.budget = budget;
+            }
+            let ctx = HelperCtx {
+                stack: &mut *stack,
+                // SAFETY: `prog` is alive for the run.
+                prog: unsafe { &*prog },
+                depth,
+                fp,
+                pc: at,
+                checked: CHECKED,
+                env: PhantomData,
             };
-        }
-        macro_rules! load {
-            ($t:ty) => {{
-                let addr = r!(op.src).wrapping_add(op.off as i64 as u64);
-                check!(addr, size_of::<$t>() as u64, Access::Read);
-                // SAFETY: fast mode: the caller vouches for every access;
-                // checked mode: `check!` found it in accessible memory.
-                unsafe { ptr::with_exposed_provenance::<$t>(addr as usize).read_unaligned() }
-            }};
-        }
-        macro_rules! store {
-            ($t:ty, $v:expr) => {{
-                let addr = r!(op.dst).wrapping_add(op.off as i64 as u64);
-                let v = $v as $t;
-                check!(addr, size_of::<$t>() as u64, Access::Write);
-                // SAFETY: as for `load!`, for writes.
-                unsafe { ptr::with_exposed_provenance_mut::<$t>(addr as usize).write_unaligned(v) }
-            }};
-        }
-        macro_rules! atomic_addr {
-            ($size:expr) => {{
-                let addr = r!(op.dst).wrapping_add(op.off as i64 as u64);
-                if CHECKED && addr % $size != 0 {
-                    fault!(FaultKind::MisalignedAtomic { addr, size: $size });
+            let result = call_helper::<E, CHECKED>(env, $id, $args, ctx);
+            if CHECKED {
+                budget = stack.counters.budget;
+            }
+            match result {
+                Ok(v) => r!(0) = v,
+                Err(HelperError::Callback(fault)) => return Err(*fault),
+                Err(e) => fault!(FaultKind::Helper(e)),
+            }
+        }};
+    }
+    macro_rules! legacy {
+        ($t:ty, $off:expr) => {{
+            match legacy_load::<E, $t>(env, $off) {
+                Ok(Some(v)) => r!(0) = v,
+                // Out of the packet: `r0 = 0; exit`, as the kernel's
+                // rewrite (`bpf_gen_ld_abs`, net/core/filter.c) does:
+                // the current frame returns 0.
+                Ok(None) => {
+                    r!(0) = 0;
+                    exit!();
                 }
-                check!(addr, $size, Access::Write);
-                addr as usize
-            }};
+                Err(kind) => fault!(kind),
+            }
+        }};
+    }
+
+    loop {
+        // SAFETY: `pc` is always a valid index of `ops` (whose program is
+        // alive: the run's own, or a tail-call target the Env contract
+        // keeps alive): it starts at 0 or at a callback slot `prepare`
+        // validated, and becomes either a target `prepare` validated, `at +
+        // 1` of an op that is not the last (the trailing `FellOff` never
+        // advances), `at + 2` of a `lddw` (whose second slot `prepare`
+        // checked), 0 of a tail-call target, or a return address `at + 1`
+        // saved by a call together with its program's ops.
+        op = unsafe { *ops.add(pc) };
+        at = pc;
+        if CHECKED {
+            if budget == 0 {
+                fault!(FaultKind::InsnLimit {
+                    max_insns: stack.counters.max_insns
+                });
+            }
+            budget -= 1;
         }
-        // Returns from the program or from a bpf-to-bpf call.
-        macro_rules! exit {
-            () => {{
-                if depth == 0 {
-                    return Ok(r!(0));
-                }
-                depth -= 1;
-                let frame = frames[depth];
-                [r!(6), r!(7), r!(8), r!(9)] = frame.saved;
-                pc = frame.ret_pc;
-                fp += STACK_FRAME_SIZE as u64;
-                r!(10) = fp;
-            }};
-        }
-        macro_rules! legacy {
-            ($t:ty, $off:expr) => {{
-                match legacy_load::<E, $t>(env, $off) {
-                    Ok(Some(v)) => r!(0) = v,
-                    // Out of the packet: the program ends with r0 = 0,
-                    // as the kernel's does.
-                    Ok(None) => return Ok(0),
+        pc += 1;
+        match op.code {
+            OpCode::Add64K => alu!(K, |a, b| a.wrapping_add(b)),
+            OpCode::Add64X => alu!(X, |a, b| a.wrapping_add(b)),
+            OpCode::Sub64K => alu!(K, |a, b| a.wrapping_sub(b)),
+            OpCode::Sub64X => alu!(X, |a, b| a.wrapping_sub(b)),
+            OpCode::Mul64K => alu!(K, |a, b| a.wrapping_mul(b)),
+            OpCode::Mul64X => alu!(X, |a, b| a.wrapping_mul(b)),
+            OpCode::Div64K => alu!(K, |a, b| div64(a, b)),
+            OpCode::Div64X => alu!(X, |a, b| div64(a, b)),
+            OpCode::Sdiv64K => alu!(K, |a, b| sdiv64(a, b)),
+            OpCode::Sdiv64X => alu!(X, |a, b| sdiv64(a, b)),
+            OpCode::Mod64K => alu!(K, |a, b| mod64(a, b)),
+            OpCode::Mod64X => alu!(X, |a, b| mod64(a, b)),
+            OpCode::Smod64K => alu!(K, |a, b| smod64(a, b)),
+            OpCode::Smod64X => alu!(X, |a, b| smod64(a, b)),
+            OpCode::Or64K => alu!(K, |a, b| a | b),
+            OpCode::Or64X => alu!(X, |a, b| a | b),
+            OpCode::And64K => alu!(K, |a, b| a & b),
+            OpCode::And64X => alu!(X, |a, b| a & b),
+            OpCode::Lsh64K => alu!(K, |a, b| lsh64(a, b)),
+            OpCode::Lsh64X => alu!(X, |a, b| lsh64(a, b)),
+            OpCode::Rsh64K => alu!(K, |a, b| rsh64(a, b)),
+            OpCode::Rsh64X => alu!(X, |a, b| rsh64(a, b)),
+            OpCode::Arsh64K => alu!(K, |a, b| arsh64(a, b)),
+            OpCode::Arsh64X => alu!(X, |a, b| arsh64(a, b)),
+            OpCode::Xor64K => alu!(K, |a, b| a ^ b),
+            OpCode::Xor64X => alu!(X, |a, b| a ^ b),
+            OpCode::Mov64K => r!(op.dst) = op.imm,
+            OpCode::Mov64X => r!(op.dst) = r!(op.src),
+
+            OpCode::Add32K => alu!(K, |a, b| zext32(a.wrapping_add(b))),
+            OpCode::Add32X => alu!(X, |a, b| zext32(a.wrapping_add(b))),
+            OpCode::Sub32K => alu!(K, |a, b| zext32(a.wrapping_sub(b))),
+            OpCode::Sub32X => alu!(X, |a, b| zext32(a.wrapping_sub(b))),
+            OpCode::Mul32K => alu!(K, |a, b| zext32(a.wrapping_mul(b))),
+            OpCode::Mul32X => alu!(X, |a, b| zext32(a.wrapping_mul(b))),
+            OpCode::Div32K => alu!(K, |a, b| div32(a, b)),
+            OpCode::Div32X => alu!(X, |a, b| div32(a, b)),
+            OpCode::Sdiv32K => alu!(K, |a, b| sdiv32(a, b)),
+            OpCode::Sdiv32X => alu!(X, |a, b| sdiv32(a, b)),
+            OpCode::Mod32K => alu!(K, |a, b| mod32(a, b)),
+            OpCode::Mod32X => alu!(X, |a, b| mod32(a, b)),
+            OpCode::Smod32K => alu!(K, |a, b| smod32(a, b)),
+            OpCode::Smod32X => alu!(X, |a, b| smod32(a, b)),
+            OpCode::Or32K => alu!(K, |a, b| zext32(a | b)),
+            OpCode::Or32X => alu!(X, |a, b| zext32(a | b)),
+            OpCode::And32K => alu!(K, |a, b| zext32(a & b)),
+            OpCode::And32X => alu!(X, |a, b| zext32(a & b)),
+            OpCode::Lsh32K => alu!(K, |a, b| lsh32(a, b)),
+            OpCode::Lsh32X => alu!(X, |a, b| lsh32(a, b)),
+            OpCode::Rsh32K => alu!(K, |a, b| rsh32(a, b)),
+            OpCode::Rsh32X => alu!(X, |a, b| rsh32(a, b)),
+            OpCode::Arsh32K => alu!(K, |a, b| arsh32(a, b)),
+            OpCode::Arsh32X => alu!(X, |a, b| arsh32(a, b)),
+            OpCode::Xor32K => alu!(K, |a, b| zext32(a ^ b)),
+            OpCode::Xor32X => alu!(X, |a, b| zext32(a ^ b)),
+            OpCode::Mov32K => r!(op.dst) = op.imm,
+            OpCode::Mov32X => r!(op.dst) = zext32(r!(op.src)),
+
+            OpCode::MovSx64B => r!(op.dst) = r!(op.src) as i8 as u64,
+            OpCode::MovSx64H => r!(op.dst) = r!(op.src) as i16 as u64,
+            OpCode::MovSx64W => r!(op.dst) = r!(op.src) as i32 as u64,
+            OpCode::MovSx32B => r!(op.dst) = u64::from(r!(op.src) as i8 as u32),
+            OpCode::MovSx32H => r!(op.dst) = u64::from(r!(op.src) as i16 as u32),
+            OpCode::Neg64 => r!(op.dst) = r!(op.dst).wrapping_neg(),
+            OpCode::Neg32 => r!(op.dst) = zext32(r!(op.dst).wrapping_neg()),
+            OpCode::Le16 => r!(op.dst) = u64::from((r!(op.dst) as u16).to_le()),
+            OpCode::Le32 => r!(op.dst) = u64::from((r!(op.dst) as u32).to_le()),
+            OpCode::Le64 => r!(op.dst) = r!(op.dst).to_le(),
+            OpCode::Be16 => r!(op.dst) = u64::from((r!(op.dst) as u16).to_be()),
+            OpCode::Be32 => r!(op.dst) = u64::from((r!(op.dst) as u32).to_be()),
+            OpCode::Be64 => r!(op.dst) = r!(op.dst).to_be(),
+            OpCode::Swap16 => r!(op.dst) = u64::from((r!(op.dst) as u16).swap_bytes()),
+            OpCode::Swap32 => r!(op.dst) = u64::from((r!(op.dst) as u32).swap_bytes()),
+            OpCode::Swap64 => r!(op.dst) = r!(op.dst).swap_bytes(),
+
+            OpCode::Ja => pc = op.off as usize,
+            OpCode::Jeq64K => jmp!(K, |a, b| a == b),
+            OpCode::Jeq64X => jmp!(X, |a, b| a == b),
+            OpCode::Jgt64K => jmp!(K, |a, b| a > b),
+            OpCode::Jgt64X => jmp!(X, |a, b| a > b),
+            OpCode::Jge64K => jmp!(K, |a, b| a >= b),
+            OpCode::Jge64X => jmp!(X, |a, b| a >= b),
+            OpCode::Jset64K => jmp!(K, |a, b| a & b != 0),
+            OpCode::Jset64X => jmp!(X, |a, b| a & b != 0),
+            OpCode::Jne64K => jmp!(K, |a, b| a != b),
+            OpCode::Jne64X => jmp!(X, |a, b| a != b),
+            OpCode::Jsgt64K => jmp!(K, |a, b| (a as i64) > b as i64),
+            OpCode::Jsgt64X => jmp!(X, |a, b| (a as i64) > b as i64),
+            OpCode::Jsge64K => jmp!(K, |a, b| a as i64 >= b as i64),
+            OpCode::Jsge64X => jmp!(X, |a, b| a as i64 >= b as i64),
+            OpCode::Jlt64K => jmp!(K, |a, b| a < b),
+            OpCode::Jlt64X => jmp!(X, |a, b| a < b),
+            OpCode::Jle64K => jmp!(K, |a, b| a <= b),
+            OpCode::Jle64X => jmp!(X, |a, b| a <= b),
+            OpCode::Jslt64K => jmp!(K, |a, b| (a as i64) < b as i64),
+            OpCode::Jslt64X => jmp!(X, |a, b| (a as i64) < b as i64),
+            OpCode::Jsle64K => jmp!(K, |a, b| a as i64 <= b as i64),
+            OpCode::Jsle64X => jmp!(X, |a, b| a as i64 <= b as i64),
+            OpCode::Jeq32K => jmp!(K, |a, b| a as u32 == b as u32),
+            OpCode::Jeq32X => jmp!(X, |a, b| a as u32 == b as u32),
+            OpCode::Jgt32K => jmp!(K, |a, b| a as u32 > b as u32),
+            OpCode::Jgt32X => jmp!(X, |a, b| a as u32 > b as u32),
+            OpCode::Jge32K => jmp!(K, |a, b| a as u32 >= b as u32),
+            OpCode::Jge32X => jmp!(X, |a, b| a as u32 >= b as u32),
+            OpCode::Jset32K => jmp!(K, |a, b| a as u32 & b as u32 != 0),
+            OpCode::Jset32X => jmp!(X, |a, b| a as u32 & b as u32 != 0),
+            OpCode::Jne32K => jmp!(K, |a, b| a as u32 != b as u32),
+            OpCode::Jne32X => jmp!(X, |a, b| a as u32 != b as u32),
+            OpCode::Jsgt32K => jmp!(K, |a, b| a as i32 > b as i32),
+            OpCode::Jsgt32X => jmp!(X, |a, b| a as i32 > b as i32),
+            OpCode::Jsge32K => jmp!(K, |a, b| a as i32 >= b as i32),
+            OpCode::Jsge32X => jmp!(X, |a, b| a as i32 >= b as i32),
+            OpCode::Jlt32K => jmp!(K, |a, b| (a as u32) < b as u32),
+            OpCode::Jlt32X => jmp!(X, |a, b| (a as u32) < b as u32),
+            OpCode::Jle32K => jmp!(K, |a, b| a as u32 <= b as u32),
+            OpCode::Jle32X => jmp!(X, |a, b| a as u32 <= b as u32),
+            OpCode::Jslt32K => jmp!(K, |a, b| (a as i32) < b as i32),
+            OpCode::Jslt32X => jmp!(X, |a, b| (a as i32) < b as i32),
+            OpCode::Jsle32K => jmp!(K, |a, b| a as i32 <= b as i32),
+            OpCode::Jsle32X => jmp!(X, |a, b| a as i32 <= b as i32),
+
+            OpCode::CallHelper => {
+                let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
+                helper!(op.imm as u32, args);
+            }
+            OpCode::Callx => {
+                let target = r!(op.dst);
+                let Ok(id) = u32::try_from(target) else {
+                    fault!(FaultKind::BadCallx { target });
+                };
+                let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
+                helper!(id, args);
+            }
+            OpCode::TailCall => {
+                let counter = &mut stack.counters.tail_calls;
+                match tail_call(env, r!(2), r!(3) as u32, counter) {
+                    // The target starts in this frame; r1 is still the
+                    // context the caller passed.
+                    Ok(Some(target)) => {
+                        prog = target;
+                        // SAFETY: the Env contract keeps targets alive
+                        // for the run.
+                        ops = unsafe { (*prog).ops.as_ptr() };
+                        pc = 0;
+                    }
+                    // Failed: falls through, registers untouched.
+                    Ok(None) => {}
                     Err(kind) => fault!(kind),
                 }
-            }};
-        }
-
-        loop {
-            // SAFETY: `pc` is always a valid index: it starts at 0, and
-            // becomes either a target `prepare` validated, `at + 1` of an op
-            // that is not the last (the trailing `FellOff` never advances),
-            // `at + 2` of a `lddw` (whose second slot `prepare` checked), or
-            // a return address `at + 1` saved by a call.
-            op = unsafe { *ops.get_unchecked(pc) };
-            at = pc;
-            if CHECKED {
-                if budget == 0 {
-                    fault!(FaultKind::InsnLimit { max_insns });
-                }
-                budget -= 1;
             }
-            pc += 1;
-            match op.code {
-                OpCode::Add64K => alu!(K, |a, b| a.wrapping_add(b)),
-                OpCode::Add64X => alu!(X, |a, b| a.wrapping_add(b)),
-                OpCode::Sub64K => alu!(K, |a, b| a.wrapping_sub(b)),
-                OpCode::Sub64X => alu!(X, |a, b| a.wrapping_sub(b)),
-                OpCode::Mul64K => alu!(K, |a, b| a.wrapping_mul(b)),
-                OpCode::Mul64X => alu!(X, |a, b| a.wrapping_mul(b)),
-                OpCode::Div64K => alu!(K, |a, b| div64(a, b)),
-                OpCode::Div64X => alu!(X, |a, b| div64(a, b)),
-                OpCode::Sdiv64K => alu!(K, |a, b| sdiv64(a, b)),
-                OpCode::Sdiv64X => alu!(X, |a, b| sdiv64(a, b)),
-                OpCode::Mod64K => alu!(K, |a, b| mod64(a, b)),
-                OpCode::Mod64X => alu!(X, |a, b| mod64(a, b)),
-                OpCode::Smod64K => alu!(K, |a, b| smod64(a, b)),
-                OpCode::Smod64X => alu!(X, |a, b| smod64(a, b)),
-                OpCode::Or64K => alu!(K, |a, b| a | b),
-                OpCode::Or64X => alu!(X, |a, b| a | b),
-                OpCode::And64K => alu!(K, |a, b| a & b),
-                OpCode::And64X => alu!(X, |a, b| a & b),
-                OpCode::Lsh64K => alu!(K, |a, b| lsh64(a, b)),
-                OpCode::Lsh64X => alu!(X, |a, b| lsh64(a, b)),
-                OpCode::Rsh64K => alu!(K, |a, b| rsh64(a, b)),
-                OpCode::Rsh64X => alu!(X, |a, b| rsh64(a, b)),
-                OpCode::Arsh64K => alu!(K, |a, b| arsh64(a, b)),
-                OpCode::Arsh64X => alu!(X, |a, b| arsh64(a, b)),
-                OpCode::Xor64K => alu!(K, |a, b| a ^ b),
-                OpCode::Xor64X => alu!(X, |a, b| a ^ b),
-                OpCode::Mov64K => r!(op.dst) = op.imm,
-                OpCode::Mov64X => r!(op.dst) = r!(op.src),
-
-                OpCode::Add32K => alu!(K, |a, b| zext32(a.wrapping_add(b))),
-                OpCode::Add32X => alu!(X, |a, b| zext32(a.wrapping_add(b))),
-                OpCode::Sub32K => alu!(K, |a, b| zext32(a.wrapping_sub(b))),
-                OpCode::Sub32X => alu!(X, |a, b| zext32(a.wrapping_sub(b))),
-                OpCode::Mul32K => alu!(K, |a, b| zext32(a.wrapping_mul(b))),
-                OpCode::Mul32X => alu!(X, |a, b| zext32(a.wrapping_mul(b))),
-                OpCode::Div32K => alu!(K, |a, b| div32(a, b)),
-                OpCode::Div32X => alu!(X, |a, b| div32(a, b)),
-                OpCode::Sdiv32K => alu!(K, |a, b| sdiv32(a, b)),
-                OpCode::Sdiv32X => alu!(X, |a, b| sdiv32(a, b)),
-                OpCode::Mod32K => alu!(K, |a, b| mod32(a, b)),
-                OpCode::Mod32X => alu!(X, |a, b| mod32(a, b)),
-                OpCode::Smod32K => alu!(K, |a, b| smod32(a, b)),
-                OpCode::Smod32X => alu!(X, |a, b| smod32(a, b)),
-                OpCode::Or32K => alu!(K, |a, b| zext32(a | b)),
-                OpCode::Or32X => alu!(X, |a, b| zext32(a | b)),
-                OpCode::And32K => alu!(K, |a, b| zext32(a & b)),
-                OpCode::And32X => alu!(X, |a, b| zext32(a & b)),
-                OpCode::Lsh32K => alu!(K, |a, b| lsh32(a, b)),
-                OpCode::Lsh32X => alu!(X, |a, b| lsh32(a, b)),
-                OpCode::Rsh32K => alu!(K, |a, b| rsh32(a, b)),
-                OpCode::Rsh32X => alu!(X, |a, b| rsh32(a, b)),
-                OpCode::Arsh32K => alu!(K, |a, b| arsh32(a, b)),
-                OpCode::Arsh32X => alu!(X, |a, b| arsh32(a, b)),
-                OpCode::Xor32K => alu!(K, |a, b| zext32(a ^ b)),
-                OpCode::Xor32X => alu!(X, |a, b| zext32(a ^ b)),
-                OpCode::Mov32K => r!(op.dst) = op.imm,
-                OpCode::Mov32X => r!(op.dst) = zext32(r!(op.src)),
-
-                OpCode::MovSx64B => r!(op.dst) = r!(op.src) as i8 as u64,
-                OpCode::MovSx64H => r!(op.dst) = r!(op.src) as i16 as u64,
-                OpCode::MovSx64W => r!(op.dst) = r!(op.src) as i32 as u64,
-                OpCode::MovSx32B => r!(op.dst) = u64::from(r!(op.src) as i8 as u32),
-                OpCode::MovSx32H => r!(op.dst) = u64::from(r!(op.src) as i16 as u32),
-                OpCode::Neg64 => r!(op.dst) = r!(op.dst).wrapping_neg(),
-                OpCode::Neg32 => r!(op.dst) = zext32(r!(op.dst).wrapping_neg()),
-                OpCode::Le16 => r!(op.dst) = u64::from((r!(op.dst) as u16).to_le()),
-                OpCode::Le32 => r!(op.dst) = u64::from((r!(op.dst) as u32).to_le()),
-                OpCode::Le64 => r!(op.dst) = r!(op.dst).to_le(),
-                OpCode::Be16 => r!(op.dst) = u64::from((r!(op.dst) as u16).to_be()),
-                OpCode::Be32 => r!(op.dst) = u64::from((r!(op.dst) as u32).to_be()),
-                OpCode::Be64 => r!(op.dst) = r!(op.dst).to_be(),
-                OpCode::Swap16 => r!(op.dst) = u64::from((r!(op.dst) as u16).swap_bytes()),
-                OpCode::Swap32 => r!(op.dst) = u64::from((r!(op.dst) as u32).swap_bytes()),
-                OpCode::Swap64 => r!(op.dst) = r!(op.dst).swap_bytes(),
-
-                OpCode::Ja => pc = op.off as usize,
-                OpCode::Jeq64K => jmp!(K, |a, b| a == b),
-                OpCode::Jeq64X => jmp!(X, |a, b| a == b),
-                OpCode::Jgt64K => jmp!(K, |a, b| a > b),
-                OpCode::Jgt64X => jmp!(X, |a, b| a > b),
-                OpCode::Jge64K => jmp!(K, |a, b| a >= b),
-                OpCode::Jge64X => jmp!(X, |a, b| a >= b),
-                OpCode::Jset64K => jmp!(K, |a, b| a & b != 0),
-                OpCode::Jset64X => jmp!(X, |a, b| a & b != 0),
-                OpCode::Jne64K => jmp!(K, |a, b| a != b),
-                OpCode::Jne64X => jmp!(X, |a, b| a != b),
-                OpCode::Jsgt64K => jmp!(K, |a, b| (a as i64) > b as i64),
-                OpCode::Jsgt64X => jmp!(X, |a, b| (a as i64) > b as i64),
-                OpCode::Jsge64K => jmp!(K, |a, b| a as i64 >= b as i64),
-                OpCode::Jsge64X => jmp!(X, |a, b| a as i64 >= b as i64),
-                OpCode::Jlt64K => jmp!(K, |a, b| a < b),
-                OpCode::Jlt64X => jmp!(X, |a, b| a < b),
-                OpCode::Jle64K => jmp!(K, |a, b| a <= b),
-                OpCode::Jle64X => jmp!(X, |a, b| a <= b),
-                OpCode::Jslt64K => jmp!(K, |a, b| (a as i64) < b as i64),
-                OpCode::Jslt64X => jmp!(X, |a, b| (a as i64) < b as i64),
-                OpCode::Jsle64K => jmp!(K, |a, b| a as i64 <= b as i64),
-                OpCode::Jsle64X => jmp!(X, |a, b| a as i64 <= b as i64),
-                OpCode::Jeq32K => jmp!(K, |a, b| a as u32 == b as u32),
-                OpCode::Jeq32X => jmp!(X, |a, b| a as u32 == b as u32),
-                OpCode::Jgt32K => jmp!(K, |a, b| a as u32 > b as u32),
-                OpCode::Jgt32X => jmp!(X, |a, b| a as u32 > b as u32),
-                OpCode::Jge32K => jmp!(K, |a, b| a as u32 >= b as u32),
-                OpCode::Jge32X => jmp!(X, |a, b| a as u32 >= b as u32),
-                OpCode::Jset32K => jmp!(K, |a, b| a as u32 & b as u32 != 0),
-                OpCode::Jset32X => jmp!(X, |a, b| a as u32 & b as u32 != 0),
-                OpCode::Jne32K => jmp!(K, |a, b| a as u32 != b as u32),
-                OpCode::Jne32X => jmp!(X, |a, b| a as u32 != b as u32),
-                OpCode::Jsgt32K => jmp!(K, |a, b| a as i32 > b as i32),
-                OpCode::Jsgt32X => jmp!(X, |a, b| a as i32 > b as i32),
-                OpCode::Jsge32K => jmp!(K, |a, b| a as i32 >= b as i32),
-                OpCode::Jsge32X => jmp!(X, |a, b| a as i32 >= b as i32),
-                OpCode::Jlt32K => jmp!(K, |a, b| (a as u32) < b as u32),
-                OpCode::Jlt32X => jmp!(X, |a, b| (a as u32) < b as u32),
-                OpCode::Jle32K => jmp!(K, |a, b| a as u32 <= b as u32),
-                OpCode::Jle32X => jmp!(X, |a, b| a as u32 <= b as u32),
-                OpCode::Jslt32K => jmp!(K, |a, b| (a as i32) < b as i32),
-                OpCode::Jslt32X => jmp!(X, |a, b| (a as i32) < b as i32),
-                OpCode::Jsle32K => jmp!(K, |a, b| a as i32 <= b as i32),
-                OpCode::Jsle32X => jmp!(X, |a, b| a as i32 <= b as i32),
-
-                OpCode::CallHelper => {
-                    let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
-                    match call_helper::<E, CHECKED>(env, op.imm as u32, args, &mut chk) {
-                        Ok(v) => r!(0) = v,
-                        Err(kind) => fault!(kind),
-                    }
+            OpCode::CallLocal => {
+                if depth >= MAX_CALL_FRAMES - 1 {
+                    fault!(FaultKind::CallDepth);
                 }
-                OpCode::Callx => {
-                    let target = r!(op.dst);
-                    let Ok(id) = u32::try_from(target) else {
-                        fault!(FaultKind::BadCallx { target });
-                    };
-                    let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
-                    match call_helper::<E, CHECKED>(env, id, args, &mut chk) {
-                        Ok(v) => r!(0) = v,
-                        Err(kind) => fault!(kind),
-                    }
-                }
-                OpCode::CallLocal => {
-                    if depth >= MAX_CALL_FRAMES - 1 {
-                        fault!(FaultKind::CallDepth);
-                    }
-                    frames[depth] = CallFrame {
-                        ret_pc: pc,
-                        saved: [r!(6), r!(7), r!(8), r!(9)],
-                    };
-                    depth += 1;
-                    fp -= STACK_FRAME_SIZE as u64;
-                    r!(10) = fp;
-                    pc = op.off as usize;
-                }
-                OpCode::Exit => exit!(),
-                OpCode::RetK => {
-                    r!(0) = op.imm;
-                    // The checked mode runs the `exit` in the next slot as
-                    // its own instruction, so that the budget counts both.
-                    if !CHECKED {
-                        exit!();
-                    }
-                }
-
-                OpCode::LdxB => r!(op.dst) = u64::from(load!(u8)),
-                OpCode::LdxH => r!(op.dst) = u64::from(load!(u16)),
-                OpCode::LdxW => r!(op.dst) = u64::from(load!(u32)),
-                OpCode::LdxDW => r!(op.dst) = load!(u64),
-                OpCode::LdxSB => r!(op.dst) = load!(i8) as u64,
-                OpCode::LdxSH => r!(op.dst) = load!(i16) as u64,
-                OpCode::LdxSW => r!(op.dst) = load!(i32) as u64,
-                OpCode::StxB => store!(u8, r!(op.src)),
-                OpCode::StxH => store!(u16, r!(op.src)),
-                OpCode::StxW => store!(u32, r!(op.src)),
-                OpCode::StxDW => store!(u64, r!(op.src)),
-                OpCode::StB => store!(u8, op.imm),
-                OpCode::StH => store!(u16, op.imm),
-                OpCode::StW => store!(u32, op.imm),
-                OpCode::StDW => store!(u64, op.imm),
-
-                OpCode::Atomic32 => {
-                    let addr = atomic_addr!(4);
-                    // SAFETY: valid memory as for `load!`; aligned (checked
-                    // mode checks it, the verifier proved it for the fast).
-                    let cell =
-                        unsafe { AtomicU32::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
-                    let kind = AtomicKind::from_imm(op.imm);
-                    match atomic32(cell, kind, r!(op.src), r!(0)) {
-                        Fetched::Nothing => {}
-                        Fetched::Src(v) => r!(op.src) = v,
-                        Fetched::R0(v) => r!(0) = v,
-                    }
-                }
-                OpCode::Atomic64 => {
-                    let addr = atomic_addr!(8);
-                    // SAFETY: as for `Atomic32`.
-                    let cell =
-                        unsafe { AtomicU64::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
-                    let kind = AtomicKind::from_imm(op.imm);
-                    match atomic64(cell, kind, r!(op.src), r!(0)) {
-                        Fetched::Nothing => {}
-                        Fetched::Src(v) => r!(op.src) = v,
-                        Fetched::R0(v) => r!(0) = v,
-                    }
-                }
-
-                OpCode::LdDw => {
-                    r!(op.dst) = op.imm;
-                    pc += 1;
-                }
-                OpCode::LdAbsB => legacy!(u8, op.imm as i32),
-                OpCode::LdAbsH => legacy!(u16, op.imm as i32),
-                OpCode::LdAbsW => legacy!(u32, op.imm as i32),
-                OpCode::LdIndB => legacy!(u8, ind_offset(r!(op.src), op.imm)),
-                OpCode::LdIndH => legacy!(u16, ind_offset(r!(op.src), op.imm)),
-                OpCode::LdIndW => legacy!(u32, ind_offset(r!(op.src), op.imm)),
-
-                // Unreachable: `prepare` forbids jumps into the second slot
-                // and `LdDw` skips it. Were it reached, doing nothing is
-                // harmless.
-                OpCode::LdDwHi => {}
-                OpCode::FellOff => fault!(FaultKind::FellOffEnd),
+                stack.frames[depth] = CallFrame {
+                    ret_pc: pc,
+                    saved: [r!(6), r!(7), r!(8), r!(9)],
+                    prog,
+                    ops,
+                };
+                depth += 1;
+                fp -= STACK_FRAME_SIZE as u64;
+                r!(10) = fp;
+                pc = op.off as usize;
             }
+            OpCode::Exit => exit!(),
+            OpCode::RetK => {
+                r!(0) = op.imm;
+                // The checked mode runs the `exit` in the next slot as
+                // its own instruction, so that the budget counts both.
+                if !CHECKED {
+                    exit!();
+                }
+            }
+
+            OpCode::LdxB => r!(op.dst) = u64::from(load!(u8)),
+            OpCode::LdxH => r!(op.dst) = u64::from(load!(u16)),
+            OpCode::LdxW => r!(op.dst) = u64::from(load!(u32)),
+            OpCode::LdxDW => r!(op.dst) = load!(u64),
+            OpCode::LdxSB => r!(op.dst) = load!(i8) as u64,
+            OpCode::LdxSH => r!(op.dst) = load!(i16) as u64,
+            OpCode::LdxSW => r!(op.dst) = load!(i32) as u64,
+            OpCode::StxB => store!(u8, r!(op.src)),
+            OpCode::StxH => store!(u16, r!(op.src)),
+            OpCode::StxW => store!(u32, r!(op.src)),
+            OpCode::StxDW => store!(u64, r!(op.src)),
+            OpCode::StB => store!(u8, op.imm),
+            OpCode::StH => store!(u16, op.imm),
+            OpCode::StW => store!(u32, op.imm),
+            OpCode::StDW => store!(u64, op.imm),
+
+            OpCode::Atomic32 => {
+                let addr = atomic_addr!(4);
+                // SAFETY: valid memory as for `load!`; aligned (checked
+                // mode checks it, the verifier proved it for the fast).
+                let cell = unsafe { AtomicU32::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
+                let kind = AtomicKind::from_imm(op.imm);
+                match atomic32(cell, kind, r!(op.src), r!(0)) {
+                    Fetched::Nothing => {}
+                    Fetched::Src(v) => r!(op.src) = v,
+                    Fetched::R0(v) => r!(0) = v,
+                }
+            }
+            OpCode::Atomic64 => {
+                let addr = atomic_addr!(8);
+                // SAFETY: as for `Atomic32`.
+                let cell = unsafe { AtomicU64::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
+                let kind = AtomicKind::from_imm(op.imm);
+                match atomic64(cell, kind, r!(op.src), r!(0)) {
+                    Fetched::Nothing => {}
+                    Fetched::Src(v) => r!(op.src) = v,
+                    Fetched::R0(v) => r!(0) = v,
+                }
+            }
+
+            OpCode::LdDw => {
+                r!(op.dst) = op.imm;
+                pc += 1;
+            }
+            OpCode::LdAbsB => legacy!(u8, op.imm as i32),
+            OpCode::LdAbsH => legacy!(u16, op.imm as i32),
+            OpCode::LdAbsW => legacy!(u32, op.imm as i32),
+            OpCode::LdIndB => legacy!(u8, ind_offset(r!(op.src), op.imm)),
+            OpCode::LdIndH => legacy!(u16, ind_offset(r!(op.src), op.imm)),
+            OpCode::LdIndW => legacy!(u32, ind_offset(r!(op.src), op.imm)),
+
+            // Unreachable: `prepare` forbids jumps into the second slot
+            // and `LdDw` skips it. Were it reached, doing nothing is
+            // harmless.
+            OpCode::LdDwHi => {}
+            OpCode::FellOff => fault!(FaultKind::FellOffEnd),
         }
     }
 }
 
-/// Calls a helper; in the checked mode, records the regions it grants and
-/// refreshes the environment's regions afterwards.
+/// Calls a helper; in the checked mode, refreshes the environment's
+/// regions afterwards.
 #[inline(always)]
 fn call_helper<E: Env, const CHECKED: bool>(
     env: &mut E,
     id: u32,
     args: [u64; 5],
-    chk: &mut MemCheck<'_>,
-) -> Result<u64, FaultKind> {
+    mut ctx: HelperCtx<'_, E>,
+) -> Result<u64, HelperError> {
+    let r0 = env.call_helper(id, args, &mut ctx)?;
     if CHECKED {
-        let granted = &mut *chk.granted;
-        let r0 = env
-            .call_helper(id, args, &mut |r| granted.push(r))
-            .map_err(FaultKind::Helper)?;
-        chk.regions.clear();
-        env.regions(chk.regions);
-        Ok(r0)
-    } else {
-        env.call_helper(id, args, &mut |_| {})
-            .map_err(FaultKind::Helper)
+        ctx.stack.regions.clear();
+        env.regions(&mut ctx.stack.regions);
     }
+    Ok(r0)
 }
 
 /// The packet offset of `LD_IND`: the register plus the immediate, in 32

@@ -30,7 +30,8 @@ impl fmt::Display for Access {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("insn {pc}: {kind}")]
 pub struct Fault {
-    /// Slot index of the faulting instruction.
+    /// Slot index of the faulting instruction, in the program running at
+    /// that moment (after a tail call, the target).
     pub pc: usize,
     /// What went wrong.
     pub kind: FaultKind,
@@ -84,7 +85,8 @@ pub enum FaultKind {
         /// The budget.
         max_insns: u64,
     },
-    /// A bpf-to-bpf call beyond the 8 frames the kernel allows.
+    /// A bpf-to-bpf call or a callback beyond the 8 frames the kernel
+    /// allows.
     CallDepth,
     /// A helper call failed.
     Helper(HelperError),
@@ -92,6 +94,12 @@ pub enum FaultKind {
     BadCallx {
         /// The register's value.
         target: u64,
+    },
+    /// A helper asked to run a callback that is not one of the calling
+    /// program's subprograms (see [`crate::CALLBACK_TAG`]).
+    BadCallback {
+        /// The value the helper passed.
+        func: u64,
     },
     /// `LD_ABS`/`LD_IND` in an environment without a legacy packet.
     NoLegacyPacket,
@@ -151,6 +159,12 @@ impl fmt::Display for FaultKind {
             FaultKind::Helper(e) => write!(f, "{e}"),
             FaultKind::BadCallx { target } => {
                 write!(f, "callx target {target:#x} is no helper id")
+            }
+            FaultKind::BadCallback { func } => {
+                write!(
+                    f,
+                    "callback {func:#x} is no subprogram address of the program"
+                )
             }
             FaultKind::NoLegacyPacket => {
                 f.write_str("legacy packet load in a program type without a legacy packet")

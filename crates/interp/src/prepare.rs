@@ -11,6 +11,12 @@
 //! `return XDP_PASS`), into one op in the slot of the move; the `exit`
 //! keeps its slot, so jumps to it still work.
 //!
+//! Two helper calls get special treatment: `call 12` (`bpf_tail_call`)
+//! becomes [`OpCode::TailCall`], which the loop runs itself (see
+//! `tail_call.rs`), and `lddw rX, <subprogram>` loads the callback value
+//! of `callback.rs`; the slots it names are kept, sorted, so that a
+//! helper's callback can be validated.
+//!
 //! Translation also establishes the invariants the execution loop relies
 //! on to skip bounds checks: register numbers are below 11, every jump and
 //! call target is an executable slot, and one extra [`OpCode::FellOff`]
@@ -18,6 +24,9 @@
 
 use rxdp_isa::{AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width};
 use thiserror::Error;
+
+use crate::callback::{CALLBACK_TAG, callback_value};
+use crate::tail_call::BPF_FUNC_TAIL_CALL;
 
 /// A program that cannot be prepared for the interpreter.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -28,8 +37,8 @@ pub enum PrepareError {
     /// The program is larger than the interpreter's slot indices allow.
     #[error("program of {0} slots is too large")]
     TooLarge(usize),
-    /// A `lddw` whose immediate is not a plain number: the fixup layer
-    /// must turn map and function references into addresses first.
+    /// A `lddw` whose immediate is not a plain number or a function: the
+    /// fixup layer must turn map references into addresses first.
     #[error("insn {pc}: lddw with pseudo {pseudo:?} was not rewritten into a plain immediate")]
     UnresolvedPseudo {
         /// The slot.
@@ -51,7 +60,7 @@ pub enum PrepareError {
     BadTarget {
         /// The slot of the jump or call.
         pc: usize,
-        /// "jump" or "call".
+        /// "jump", "call" or "callback".
         what: &'static str,
         /// The target slot.
         target: i64,
@@ -101,8 +110,9 @@ pub(crate) enum OpCode {
     Jeq32K, Jeq32X, Jgt32K, Jgt32X, Jge32K, Jge32X, Jset32K, Jset32X,
     Jne32K, Jne32X, Jsgt32K, Jsgt32X, Jsge32K, Jsge32X, Jlt32K, Jlt32X,
     Jle32K, Jle32X, Jslt32K, Jslt32X, Jsle32K, Jsle32X,
-    // Calls: helper (`imm` = id), local (`off` = target), by register.
-    CallHelper, CallLocal, Callx, Exit,
+    // Calls: helper (`imm` = id), local (`off` = target), by register,
+    // `bpf_tail_call`.
+    CallHelper, CallLocal, Callx, TailCall, Exit,
     // `r0 = imm; exit` fused (the `exit` keeps its own slot after it).
     RetK,
     // Memory: `off` is the sign-extended offset.
@@ -173,6 +183,8 @@ pub(crate) struct Op {
 pub struct Interpreter {
     /// One op per slot plus the trailing `FellOff`.
     pub(crate) ops: Box<[Op]>,
+    /// The slots `lddw rX, <subprogram>` name, sorted, without repeats.
+    callbacks: Box<[u32]>,
 }
 
 impl Interpreter {
@@ -186,14 +198,38 @@ impl Interpreter {
             return Err(PrepareError::TooLarge(insns.len()));
         }
         let mut ops = Vec::with_capacity(insns.len() + 1);
+        let mut callbacks = Vec::new();
         for (pc, insn) in insns.iter().enumerate() {
-            ops.push(translate(insns, pc, insn)?);
+            let op = translate(insns, pc, insn)?;
+            if let Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                ..
+            } = insn
+            {
+                // The low half of the callback value is the slot.
+                callbacks.push(op.imm as u32);
+            }
+            ops.push(op);
         }
         ops.push(op(OpCode::FellOff, 0, 0, 0, 0));
         fuse_returns(&mut ops);
+        callbacks.sort_unstable();
+        callbacks.dedup();
         Ok(Interpreter {
             ops: ops.into_boxed_slice(),
+            callbacks: callbacks.into_boxed_slice(),
         })
+    }
+
+    /// The slot a callback value (see [`crate::CALLBACK_TAG`]) names, if
+    /// it is one this program's `lddw`s load.
+    pub(crate) fn callback_slot(&self, func: u64) -> Option<usize> {
+        if func & !u64::from(u32::MAX) != CALLBACK_TAG {
+            return None;
+        }
+        let slot = func as u32;
+        self.callbacks.binary_search(&slot).ok()?;
+        Some(slot as usize)
     }
 
     /// Number of slots of the program.
@@ -427,6 +463,9 @@ fn translate(insns: &[Insn], pc: usize, insn: &Insn) -> Result<Op, PrepareError>
             let t = target(insns, pc, off.into(), "jump")?;
             op(table[cond_index(cond)][col], r(dst), s, t, imm)
         }
+        Insn::Call(CallKind::Helper(id)) if id as u32 == BPF_FUNC_TAIL_CALL => {
+            op(TailCall, 0, 0, 0, 0)
+        }
         Insn::Call(CallKind::Helper(id)) => op(CallHelper, 0, 0, 0, u64::from(id as u32)),
         Insn::Call(CallKind::Local(off)) => {
             op(CallLocal, 0, 0, target(insns, pc, off.into(), "call")?, 0)
@@ -499,13 +538,21 @@ fn translate(insns: &[Insn], pc: usize, insn: &Insn) -> Result<Op, PrepareError>
             op(code, r(dst), r(src), off.into(), kind as u64)
         }
         Insn::LdImm64 { dst, pseudo, imm } => {
-            if pseudo != Pseudo::Imm64 {
-                return Err(PrepareError::UnresolvedPseudo { pc, pseudo });
-            }
             if insns.get(pc + 1) != Some(&Insn::LdImm64Hi) {
                 return Err(PrepareError::BrokenLdImm64 { pc });
             }
-            op(LdDw, r(dst), 0, 0, imm)
+            let value = match pseudo {
+                Pseudo::Imm64 => imm,
+                // The kernel's verifier requires the second immediate to be
+                // 0 for a function address.
+                Pseudo::Func if imm >> 32 == 0 => {
+                    let slot = target(insns, pc, (imm as i32).into(), "callback")?;
+                    callback_value(slot as u32)
+                }
+                Pseudo::Func => return Err(invalid()),
+                _ => return Err(PrepareError::UnresolvedPseudo { pc, pseudo }),
+            };
+            op(LdDw, r(dst), 0, 0, value)
         }
         Insn::LdImm64Hi => {
             let paired = pc

@@ -398,7 +398,7 @@ fn regions_are_asked_again_after_helper_calls() {
             &mut self,
             _: u32,
             _: [u64; 5],
-            _: &mut dyn FnMut(Region),
+            _: &mut rxdp_interp::HelperCtx<'_, Self>,
         ) -> Result<u64, HelperError> {
             self.len = 4;
             Ok(0)

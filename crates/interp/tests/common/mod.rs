@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use rxdp_interp::{Env, Fault, HelperError, Interpreter, Region, RegionKind, Stack};
+use rxdp_interp::{Env, Fault, HelperCtx, HelperError, Interpreter, Region, RegionKind, Stack};
 use rxdp_isa::{AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width};
 
 pub fn reg(n: u8) -> Reg {
@@ -170,10 +170,10 @@ unsafe impl Env for TestEnv {
         &mut self,
         id: u32,
         args: [u64; 5],
-        grant: &mut dyn FnMut(Region),
+        ctx: &mut HelperCtx<'_, Self>,
     ) -> Result<u64, HelperError> {
         self.helper_calls += 1;
-        (self.helper)(id, args, grant)
+        (self.helper)(id, args, &mut |r| ctx.grant(r))
     }
     fn regions(&self, out: &mut Vec<Region>) {
         out.extend_from_slice(&self.regions);

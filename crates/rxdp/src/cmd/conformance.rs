@@ -10,7 +10,9 @@ use crate::cmd::test_run::EngineArg;
 use crate::error::{CliError, CliResult, usage};
 use crate::input::parse_hex;
 use anyhow::Context;
-use rxdp_interp::{Env, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack};
+use rxdp_interp::{
+    Env, HelperCtx, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack,
+};
 use rxdp_verifier::{NoMaps, RawMemory};
 use std::io::Read;
 
@@ -36,7 +38,7 @@ unsafe impl Env for ConformanceEnv {
         &mut self,
         id: u32,
         args: [u64; 5],
-        _grant: &mut dyn FnMut(Region),
+        _ctx: &mut HelperCtx<'_, Self>,
     ) -> Result<u64, HelperError> {
         match id {
             5 => Ok(args[0]),
