@@ -316,6 +316,37 @@ fn legacy_packet_loads_are_big_endian_and_end_the_program_out_of_bounds() {
 }
 
 #[test]
+fn a_legacy_load_out_of_bounds_in_a_subprogram_returns_0_from_that_frame() {
+    // The kernel rewrites LD_ABS into a helper call followed by `r0 = 0;
+    // exit` on failure (bpf_gen_ld_abs): the exit leaves the current frame
+    // only, and the caller goes on.
+    let mut pkt = [0x12u8, 0x34];
+    let addr = pkt.as_mut_ptr().expose_provenance() as u64;
+    let env = || {
+        let mut e = TestEnv::new();
+        e.legacy = Some((addr, 2));
+        e
+    };
+    let p = prog![
+        mov64(6, 5),
+        call_local(3),
+        alu64(Add, 0, k(100)),
+        alu64(Add, 0, x(6)),
+        EXIT,
+        // subprogram: r6 clobbered, then a load past the end.
+        mov64(6, 1000),
+        mov64(0, 77),
+        Insn::LdAbs {
+            size: Size::W,
+            imm: 0
+        },
+        mov64(0, 9),
+        EXIT,
+    ];
+    assert_eq!(run_env(&p, 0, env), Ok(105));
+}
+
+#[test]
 fn running_past_the_end_is_a_fault() {
     let e = run_env(&prog![mov64(0, 1)], 0, TestEnv::new).unwrap_err();
     assert_eq!((e.pc, e.kind), (1, FaultKind::FellOffEnd));
