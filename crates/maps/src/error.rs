@@ -164,6 +164,21 @@ pub enum MapError {
     /// `bpf_ringbuf_output`; `bpf_ringbuf_reserve` returns NULL).
     #[error("ring buffer full")]
     RingFull,
+    /// A pinned map that does not match the definition that would reuse
+    /// it (`-EINVAL`, libbpf's "couldn't reuse pinned map").
+    #[error(
+        "couldn't reuse pinned map {name:?}: {field} is {pinned}, the definition asks for {wanted}"
+    )]
+    PinMismatch {
+        /// The pinned name.
+        name: String,
+        /// The first field that differs.
+        field: &'static str,
+        /// The pinned map's value.
+        pinned: u64,
+        /// The definition's value.
+        wanted: u64,
+    },
     /// A map type rxdp does not implement yet (`-EINVAL`, as the kernel
     /// answers for a type it was built without).
     #[error("map type {} is not supported yet", crate::map_type::describe(*.map_type))]
@@ -224,6 +239,7 @@ impl MapError {
             | Self::BadCpu { .. }
             | Self::PrefixTooLong { .. }
             | Self::InnerMapMismatch { .. }
+            | Self::PinMismatch { .. }
             | Self::UnsupportedType { .. }
             | Self::InvalidDef { .. } => EINVAL,
             Self::ReadOnly => EPERM,

@@ -19,6 +19,7 @@
 //! and one line in [`create`].
 
 pub mod array;
+pub mod bloom_filter;
 pub mod cpumap;
 pub mod def;
 pub mod devmap;
@@ -29,7 +30,10 @@ pub mod hashtab;
 pub mod lpm_trie;
 mod lru;
 pub mod map;
+pub mod map_in_map;
 pub mod prog_array;
+pub mod queue_stack;
+pub mod registry;
 pub mod ringbuf;
 mod slots;
 mod storage;
@@ -43,6 +47,7 @@ use std::sync::Arc;
 pub use rxdp_rcu::Domain;
 
 pub use array::ArrayMap;
+pub use bloom_filter::BloomFilter;
 pub use cpumap::CpuMap;
 pub use def::MapDef;
 pub use devmap::DevMap;
@@ -50,7 +55,10 @@ pub use error::MapError;
 pub use hashtab::HashTab;
 pub use lpm_trie::LpmTrie;
 pub use map::{Map, ProgRef};
+pub use map_in_map::MapInMap;
 pub use prog_array::ProgArray;
+pub use queue_stack::QueueStack;
+pub use registry::Registry;
 pub use ringbuf::{Ring, RingBuf};
 pub use xskmap::XskMap;
 
@@ -74,6 +82,35 @@ pub fn create_in(
     nr_cpus: u32,
     domain: &Arc<Domain>,
 ) -> Result<Arc<dyn Map>, MapError> {
+    create_with(def, nr_cpus, domain, &CreateExtra::default())
+}
+
+/// What `BPF_MAP_CREATE` takes beyond a [`MapDef`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateExtra {
+    /// `map_extra`: a bloom filter's number of hash functions (low 4
+    /// bits); must be 0 for other maps.
+    pub map_extra: u64,
+    /// The inner-map template of an array or hash of maps (the kernel's
+    /// `inner_map_fd`).
+    pub inner_map: Option<MapDef>,
+}
+
+/// [`create_in`] with the attributes of [`CreateExtra`]. A map of maps
+/// without a template fails with `-EBADF`, as a bad `inner_map_fd` does;
+/// `map_extra` on a map other than a bloom filter with `-EINVAL`.
+pub fn create_with(
+    def: &MapDef,
+    nr_cpus: u32,
+    domain: &Arc<Domain>,
+    extra: &CreateExtra,
+) -> Result<Arc<dyn Map>, MapError> {
+    if extra.map_extra != 0 && def.map_type != map_type::BLOOM_FILTER {
+        return Err(MapError::InvalidDef {
+            name: def.name.clone(),
+            reason: "map_extra is for bloom filters only".into(),
+        });
+    }
     Ok(match def.map_type {
         map_type::ARRAY | map_type::PERCPU_ARRAY => Arc::new(ArrayMap::new(def, nr_cpus)?),
         map_type::HASH | map_type::PERCPU_HASH | map_type::LRU_HASH | map_type::LRU_PERCPU_HASH => {
@@ -85,6 +122,15 @@ pub fn create_in(
         map_type::CPUMAP => Arc::new(CpuMap::new_in(def, nr_cpus, domain)?),
         map_type::XSKMAP => Arc::new(XskMap::new_in(def, domain)?),
         map_type::RINGBUF => Arc::new(RingBuf::new(def)?),
+        map_type::QUEUE | map_type::STACK => Arc::new(QueueStack::new(def)?),
+        map_type::BLOOM_FILTER => Arc::new(BloomFilter::new(def, extra.map_extra)?),
+        map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS => {
+            let template = extra.inner_map.as_ref().ok_or(MapError::BadHandle {
+                what: "inner map template",
+                value: 0,
+            })?;
+            Arc::new(MapInMap::new_in(def, template, domain)?)
+        }
         map_type => return Err(MapError::UnsupportedType { map_type }),
     })
 }
