@@ -2,21 +2,48 @@
 //!
 //! Each map type is its own module behind one trait, [`Map`], as each is its
 //! own file behind `struct bpf_map_ops` in the kernel's kernel/bpf:
-//! [`array`](mod@array) (arraymap.c: `ARRAY`, `PERCPU_ARRAY`) and [`hashtab`]
-//! (hashtab.c: `HASH`, `PERCPU_HASH`). [`create`] is `BPF_MAP_CREATE`: it
-//! checks a [`MapDef`] and builds the map its type names.
+//!
+//! | module | map types | kernel file |
+//! |---|---|---|
+//! | [`array`](mod@array) | `ARRAY`, `PERCPU_ARRAY` | arraymap.c |
+//! | [`hashtab`] (+ `lru`) | `HASH`, `PERCPU_HASH`, `LRU_HASH`, `LRU_PERCPU_HASH` | hashtab.c, bpf_lru_list.c |
+//! | [`lpm_trie`] | `LPM_TRIE` | lpm_trie.c |
+//! | [`prog_array`] | `PROG_ARRAY` | arraymap.c (fd arrays) |
+//! | [`devmap`] | `DEVMAP`, `DEVMAP_HASH` | devmap.c |
+//! | [`cpumap`] | `CPUMAP` | cpumap.c |
+//! | [`xskmap`] | `XSKMAP` | net/xdp/xskmap.c |
+//! | [`ringbuf`] | `RINGBUF` | ringbuf.c |
+//! | [`queue_stack`] | `QUEUE`, `STACK` | queue_stack_maps.c |
+//! | [`bloom_filter`] | `BLOOM_FILTER` | bloom_filter.c |
+//! | [`map_in_map`] | `ARRAY_OF_MAPS`, `HASH_OF_MAPS` | map_in_map.c |
+//!
+//! [`create`] is `BPF_MAP_CREATE`: it checks a [`MapDef`] and builds the map
+//! its type names; [`create_with`] adds `map_extra` and an inner-map
+//! template. [`Registry`] pins maps by name and reuses them as libbpf does.
 //!
 //! Programs reach maps through helpers and get raw pointers to values,
-//! which stay valid while the element lives (the `storage` module keeps value memory
-//! in place); errors become the kernel's negative errno values
-//! ([`MapError::errno`]). The control plane copies values in and out.
+//! which stay valid while the element lives; errors become the kernel's
+//! negative errno values ([`MapError::errno`]). The control plane copies
+//! values in and out. Type-specific paths are default methods of [`Map`]
+//! (`push`/`pop`/`peek`, `prog_at`, `redirect_target`, `inner_map`) or
+//! methods of the concrete type ([`Ring`], [`ProgArray::set`],
+//! [`MapInMap::set`]) reached through [`Map::as_any`].
+//!
+//! Grace periods: every map lives in an [`rxdp_rcu::Domain`] (the global
+//! one for [`create`], a given one for [`create_in`]). An element deleted
+//! or replaced, a program removed from a prog array, an inner map removed
+//! from a map of maps, is reclaimed only once every worker of the domain
+//! has passed a quiescent point, so a pointer a program got in its batch
+//! stays valid for the rest of the batch. A program run outside a worker
+//! (test-run on the caller's thread) holds a [`Domain::read_lock`] guard
+//! for the run.
 //!
 //! Per-CPU means per worker: per-CPU maps are created for a number of CPUs
 //! (datapath workers) and index their values by the worker's CPU number.
 //!
 //! Adding a map type: a module with a type implementing [`Map`], whose
 //! constructor makes the kernel's `map_alloc_check` checks for that type,
-//! and one line in [`create`].
+//! and one line in [`create_with`].
 
 pub mod array;
 pub mod bloom_filter;

@@ -14,7 +14,8 @@
 //! own counters do not share lines with each other, which is what per-CPU
 //! maps are for.
 //!
-//! This is the only module of the crate that touches raw memory.
+//! With the ring buffer's mapping (`ringbuf`), this is the only module of
+//! the crate that touches raw memory.
 
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;

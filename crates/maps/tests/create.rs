@@ -46,3 +46,39 @@ fn unsupported_types_are_einval_with_the_type_named() {
         "map type unknown (1000) is not supported yet"
     );
 }
+
+#[test]
+fn every_common_type_is_created_by_create() {
+    let cases: [(u32, u32, u32, u32, u32); 12] = [
+        (map_type::LRU_HASH, 4, 8, 4, 0),
+        (map_type::LRU_PERCPU_HASH, 4, 8, 4, 0),
+        (
+            map_type::LPM_TRIE,
+            8,
+            8,
+            4,
+            rxdp_maps::flags::BPF_F_NO_PREALLOC,
+        ),
+        (map_type::PROG_ARRAY, 4, 4, 4, 0),
+        (map_type::DEVMAP, 4, 4, 4, 0),
+        (map_type::DEVMAP_HASH, 4, 8, 4, 0),
+        (map_type::CPUMAP, 4, 4, 4, 0),
+        (map_type::XSKMAP, 4, 4, 4, 0),
+        (map_type::RINGBUF, 0, 0, 4096, 0),
+        (map_type::QUEUE, 0, 8, 4, 0),
+        (map_type::STACK, 0, 8, 4, 0),
+        (map_type::BLOOM_FILTER, 0, 8, 4, 0),
+    ];
+    for (t, key_size, value_size, max_entries, flags) in cases {
+        let d = MapDef {
+            map_type: t,
+            key_size,
+            value_size,
+            max_entries,
+            flags,
+            name: "m".into(),
+        };
+        let m = create(&d, 2).unwrap_or_else(|e| panic!("{}: {e}", map_type::describe(t)));
+        assert_eq!(m.def().map_type, t);
+    }
+}
