@@ -624,6 +624,56 @@ mod tests {
     }
 
     #[test]
+    fn function_addresses_load_callback_values_and_helper_12_is_a_tail_call() {
+        let func = |imm: i32| Insn::LdImm64 {
+            dst: Reg::R2,
+            pseudo: Pseudo::Func,
+            imm: u64::from(imm as u32),
+        };
+        // slot 0: lddw r2, <slot 3>; slot 3: lddw r2, <slot 0>.
+        let prog = [
+            func(2),
+            Insn::LdImm64Hi,
+            Insn::Call(CallKind::Helper(12)),
+            func(-4),
+            Insn::LdImm64Hi,
+            Insn::Exit,
+        ];
+        let p = Interpreter::new(&prog).unwrap();
+        assert_eq!(p.ops[0].code, OpCode::LdDw);
+        assert_eq!(p.ops[0].imm, 0xca11_bac0_0000_0003);
+        assert_eq!(p.ops[3].imm, 0xca11_bac0_0000_0000);
+        assert_eq!(p.ops[2].code, OpCode::TailCall);
+        assert_eq!(p.callbacks[..], [0, 3]);
+        assert_eq!(p.callback_slot(callback_value(3)), Some(3));
+        assert_eq!(p.callback_slot(callback_value(5)), None);
+        assert_eq!(p.callback_slot(3), None);
+        // A function outside the program, or a non-zero second immediate.
+        let out = [func(5), Insn::LdImm64Hi, Insn::Exit];
+        assert!(matches!(
+            Interpreter::new(&out),
+            Err(PrepareError::BadTarget {
+                pc: 0,
+                what: "callback",
+                target: 6
+            })
+        ));
+        let high = [
+            Insn::LdImm64 {
+                dst: Reg::R2,
+                pseudo: Pseudo::Func,
+                imm: 1 << 32,
+            },
+            Insn::LdImm64Hi,
+            Insn::Exit,
+        ];
+        assert!(matches!(
+            Interpreter::new(&high),
+            Err(PrepareError::Invalid { pc: 0, .. })
+        ));
+    }
+
+    #[test]
     fn rejects_kfunc_calls() {
         let prog = [Insn::Call(CallKind::Kfunc(77)), Insn::Exit];
         assert_eq!(
