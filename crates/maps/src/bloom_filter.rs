@@ -193,7 +193,7 @@ impl Map for BloomFilter {
     }
 
     fn update_percpu(&self, _: &[u8], _: &[u8], _: u64, _: u32) -> Result<(), MapError> {
-        Err(self.def.invalid("bloom filters have no keys: use push"))
+        Err(MapError::Invalid("bloom filters have no keys: use push"))
     }
 
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {

@@ -115,7 +115,10 @@ impl Map for CpuMap {
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let cpu = key_u32(&self.def, key)?;
         if cpu >= self.def.max_entries {
-            return Err(self.def.invalid(format!("cpu {cpu} past max_entries")));
+            return Err(MapError::BadIndex {
+                index: cpu,
+                max_entries: self.def.max_entries,
+            });
         }
         self.entries.remove(cpu);
         Ok(())

@@ -110,7 +110,9 @@ impl DevMap {
         }
         if val.ifindex == 0 {
             if val.prog_fd > 0 {
-                return Err(self.def.invalid("a program on an entry without a device"));
+                return Err(MapError::Invalid(
+                    "a program fd on a devmap entry without a device",
+                ));
             }
             self.entries.remove(index);
             return Ok(());
@@ -126,7 +128,7 @@ impl DevMap {
         flags: u64,
     ) -> Result<(), MapError> {
         if val.ifindex == 0 {
-            return Err(self.def.invalid("ifindex 0 in a devmap_hash"));
+            return Err(MapError::Invalid("ifindex 0 in a devmap_hash"));
         }
         let max_entries = self.def.max_entries;
         self.entries.insert(key, value, |exists, len| {
@@ -184,7 +186,10 @@ impl Map for DevMap {
             };
         }
         if index >= self.def.max_entries {
-            return Err(self.def.invalid(format!("index {index} past max_entries")));
+            return Err(MapError::BadIndex {
+                index,
+                max_entries: self.def.max_entries,
+            });
         }
         self.entries.remove(index);
         Ok(())

@@ -179,6 +179,19 @@ pub enum MapError {
         /// The definition's value.
         wanted: u64,
     },
+    /// An operation or value the map type refuses with `-EINVAL`, other
+    /// than a bad definition: the message says what.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// A delete at an index past the end of an array-shaped map that
+    /// answers `-EINVAL` there (devmap, cpumap, xskmap).
+    #[error("index {index} out of range (max_entries {max_entries})")]
+    BadIndex {
+        /// The index given.
+        index: u32,
+        /// The map's length.
+        max_entries: u32,
+    },
     /// A map type rxdp does not implement yet (`-EINVAL`, as the kernel
     /// answers for a type it was built without).
     #[error("map type {} is not supported yet", crate::map_type::describe(*.map_type))]
@@ -240,6 +253,8 @@ impl MapError {
             | Self::PrefixTooLong { .. }
             | Self::InnerMapMismatch { .. }
             | Self::PinMismatch { .. }
+            | Self::Invalid(_)
+            | Self::BadIndex { .. }
             | Self::UnsupportedType { .. }
             | Self::InvalidDef { .. } => EINVAL,
             Self::ReadOnly => EPERM,

@@ -136,15 +136,17 @@ impl Map for QueueStack {
     }
 
     fn update_percpu(&self, _: &[u8], _: &[u8], _: u64, _: u32) -> Result<(), MapError> {
-        Err(self.def.invalid("queues and stacks have no keys: use push"))
+        Err(MapError::Invalid(
+            "queues and stacks have no keys: use push",
+        ))
     }
 
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
-        Err(self.def.invalid("queues and stacks have no keys: use pop"))
+        Err(MapError::Invalid("queues and stacks have no keys: use pop"))
     }
 
     fn get_next_key(&self, _key: Option<&[u8]>, _next: &mut [u8]) -> Result<(), MapError> {
-        Err(self.def.invalid("queues and stacks have no keys"))
+        Err(MapError::Invalid("queues and stacks have no keys"))
     }
 
     fn lookup_copy(&self, _key: &[u8]) -> Result<Vec<u8>, MapError> {

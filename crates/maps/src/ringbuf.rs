@@ -323,9 +323,9 @@ impl Ring {
     /// `bpf_ringbuf_commit`). `-EINVAL` when `sample` is not a reserved
     /// record of this ring.
     fn commit(&self, sample: *mut u8, flags: u64, discard: bool) -> Result<(), MapError> {
-        let off = self
-            .record_pos(sample)
-            .ok_or(MapError::BadFlags { flags })?;
+        let off = self.record_pos(sample).ok_or(MapError::Invalid(
+            "not a reserved record of this ring buffer",
+        ))?;
         let hdr = self.header_len(off);
         let len = hdr.load(Ordering::Relaxed);
         let mut new_len = len ^ BPF_RINGBUF_BUSY_BIT;

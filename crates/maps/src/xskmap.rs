@@ -90,7 +90,10 @@ impl Map for XskMap {
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let index = key_u32(&self.def, key)?;
         if index >= self.def.max_entries {
-            return Err(self.def.invalid(format!("index {index} past max_entries")));
+            return Err(MapError::BadIndex {
+                index,
+                max_entries: self.def.max_entries,
+            });
         }
         self.entries.remove(index);
         Ok(())
