@@ -58,6 +58,25 @@ impl MapTable {
             .find(|m| core::ptr::from_ref(*m) as u64 == addr)
     }
 
+    /// [`MapTable::by_addr`] with the map's index.
+    pub fn by_addr_indexed(&self, addr: u64) -> Option<(usize, &MapRef)> {
+        self.maps
+            .iter()
+            .map(|m| &**m)
+            .enumerate()
+            .find(|(_, m)| core::ptr::from_ref(*m) as u64 == addr)
+    }
+
+    /// The map at index `i`.
+    pub fn get(&self, i: usize) -> Option<&MapRef> {
+        self.maps.get(i).map(|m| &**m)
+    }
+
+    /// Map `i`.
+    pub fn get(&self, i: usize) -> Option<&MapRef> {
+        self.maps.get(i).map(|m| &**m)
+    }
+
     /// The map with this name.
     pub fn by_name(&self, name: &str) -> Option<&MapRef> {
         self.iter().find(|m| m.name == name)

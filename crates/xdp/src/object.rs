@@ -10,7 +10,7 @@
 use crate::ctx::{Xdp, XdpAttach};
 use crate::maps::MapTable;
 use crate::program::{LoadError, XdpProgram};
-use rxdp_maps::{MapDef, ProgArray};
+use rxdp_maps::{CreateExtra, Domain, MapDef, MapInMap, ProgArray};
 use rxdp_object::secdef::{attach_type, prog_type};
 use rxdp_object::{MapOrigin, Object, SlotTarget};
 use std::sync::Arc;
@@ -132,16 +132,38 @@ impl XdpObject {
         Ok(loaded)
     }
 
-    /// Puts the programs a prog array's definition names into its slots.
+    /// Puts what the definitions of prog arrays and maps of maps name into
+    /// their initial slots (`.values = { [1] = &prog }`).
     fn fill_prog_arrays(&self) -> Result<(), ObjectLoadError> {
         for def in &self.object.maps {
             for slot in &def.init_slots {
-                if let SlotTarget::Prog(prog) = &slot.target {
-                    self.set_prog_array(&def.name, slot.index, prog)?;
+                match &slot.target {
+                    SlotTarget::Prog(prog) => self.set_prog_array(&def.name, slot.index, prog)?,
+                    SlotTarget::Map(inner) => self.set_inner_map(&def.name, slot.index, *inner)?,
                 }
             }
         }
         Ok(())
+    }
+
+    /// Puts map `inner` (an index into the object's maps) at `index` of
+    /// the array of maps `map`.
+    fn set_inner_map(&self, map: &str, index: u32, inner: usize) -> Result<(), ObjectLoadError> {
+        let map_err = |msg: String| ObjectLoadError::Map {
+            name: map.to_string(),
+            msg,
+        };
+        let outer = self.maps.by_name(map).ok_or_else(|| map_err("no such map".into()))?;
+        let inner_ref = self.maps.get(inner).ok_or_else(|| map_err(format!("slot {index}: no map {inner}")))?;
+        let mim = outer
+            .map
+            .as_any()
+            .downcast_ref::<MapInMap>()
+            .ok_or_else(|| map_err("not a map of maps".into()))?;
+        // The id a control-plane lookup reports: rxdp numbers an object's
+        // maps by their index.
+        mim.set(&index.to_ne_bytes(), inner as u32, Arc::clone(&inner_ref.map), 0)
+            .map_err(|e| map_err(format!("slot {index}: {e}")))
     }
 
     /// Puts program `prog` of this object at `index` of prog array `map`.
@@ -156,13 +178,18 @@ impl XdpObject {
             msg,
         };
         let p = self.program(prog).ok_or_else(slot_err)?;
-        let m = self.maps.by_name(map).ok_or_else(|| map_err("no such map".into()))?;
+        let m = self
+            .maps
+            .by_name(map)
+            .ok_or_else(|| map_err("no such map".into()))?;
         let array = m
             .map
             .as_any()
             .downcast_ref::<ProgArray>()
             .ok_or_else(|| map_err("not a prog array".into()))?;
-        array.set(index, p.prog_ref(), 0).map_err(|e| map_err(e.to_string()))
+        array
+            .set(index, p.prog_ref(), 0)
+            .map_err(|e| map_err(e.to_string()))
     }
 
     /// The object as parsed (after global variables were set).
@@ -197,6 +224,18 @@ impl XdpObject {
     }
 }
 
+/// The maps layer's definition of an object's map.
+fn map_def(d: &rxdp_object::MapDef) -> MapDef {
+    MapDef {
+        map_type: d.map_type,
+        key_size: d.key_size,
+        value_size: d.value_size,
+        max_entries: d.max_entries,
+        flags: d.map_flags,
+        name: d.name.clone(),
+    }
+}
+
 /// Creates the object's maps in index order, global data with its
 /// initial bytes.
 fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadError> {
@@ -206,15 +245,12 @@ fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadErro
             name: d.name.clone(),
             msg,
         };
-        let def = MapDef {
-            map_type: d.map_type,
-            key_size: d.key_size,
-            value_size: d.value_size,
-            max_entries: d.max_entries,
-            flags: d.map_flags,
-            name: d.name.clone(),
+        let extra = CreateExtra {
+            map_extra: d.map_extra,
+            inner_map: d.inner.as_deref().map(map_def),
         };
-        let map = rxdp_maps::create(&def, nr_cpus).map_err(|e| err(e.to_string()))?;
+        let map = rxdp_maps::create_with(&map_def(d), nr_cpus, Domain::global(), &extra)
+            .map_err(|e| err(e.to_string()))?;
         if let Some(init) = &d.initial_value {
             debug_assert_eq!(d.origin, MapOrigin::GlobalData);
             map.update_copy(&0u32.to_ne_bytes(), init, 0)
