@@ -67,11 +67,6 @@ impl MapTable {
             .find(|(_, m)| core::ptr::from_ref(*m) as u64 == addr)
     }
 
-    /// The map at index `i`.
-    pub fn get(&self, i: usize) -> Option<&MapRef> {
-        self.maps.get(i).map(|m| &**m)
-    }
-
     /// Map `i`.
     pub fn get(&self, i: usize) -> Option<&MapRef> {
         self.maps.get(i).map(|m| &**m)
