@@ -24,6 +24,8 @@ pub mod test_run;
 pub use action::Action;
 pub use buff::XdpBuff;
 pub use ctx::{Xdp, XdpAttach, XdpContext};
+pub use helpers::Redirect;
+pub use helpers::env::HelperEnv;
 pub use maps::MapTable;
 pub use object::{ObjectLoadError, ObjectOpts, XdpObject};
 pub use program::{LoadError, XdpProgram};

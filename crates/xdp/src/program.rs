@@ -3,14 +3,13 @@
 //! them.
 
 use crate::ctx::Xdp;
-use crate::helpers::SUPPORTED;
 use crate::maps::MapTable;
 use rxdp_interp::{Interpreter, PrepareError};
 use rxdp_isa::asm::MapDecl;
 use rxdp_isa::{CallKind, Insn};
+use rxdp_maps::ProgRef;
 use rxdp_maps::{MapDef, MapError};
 use rxdp_verifier::VerifyError;
-use rxdp_maps::ProgRef;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -162,7 +161,7 @@ impl XdpProgram {
 fn check_helpers(insns: &[Insn]) -> Result<(), LoadError> {
     for (pc, insn) in insns.iter().enumerate() {
         if let Insn::Call(CallKind::Helper(id)) = *insn
-            && (id < 0 || !SUPPORTED.contains(&(id as u32)))
+            && (id < 0 || !crate::helpers::is_supported(id as u32))
         {
             let name = rxdp_isa::helper_id::helper_name(id)
                 .map_or_else(|| format!("#{id}"), |n| n.to_string());

@@ -2,28 +2,35 @@
 //! that test-run, benchmarks and the datapath share.
 //!
 //! An [`XdpRunner`] holds everything a run needs besides the frame (the
-//! program, the engine, a bpf stack, the CPU index), all set up once when
-//! it is created, so that [`XdpRunner::run`] allocates nothing and does no
-//! setup beyond pointing the environment at the frame's context. One
-//! runner per worker thread; the program itself is shared.
+//! program, the engine, a bpf stack, the CPU index, the helpers' world and
+//! per-run state), all set up once when it is created, so that
+//! [`XdpRunner::run`] allocates nothing in the steady state and does no
+//! setup beyond pointing the environment at the frame. One runner per
+//! worker thread; the program and the [`HelperEnv`] are shared.
 
 use crate::buff::XdpBuff;
-use crate::helpers::XdpEnv;
+use crate::helpers::env::HelperEnv;
+use crate::helpers::mem::ArgCheck;
+use crate::helpers::{FrameBounds, Redirect, RunState, XdpEnv};
 use crate::program::XdpProgram;
 use crate::test_run::{Engine, RunError};
-use rxdp_interp::{Fault, Stack};
+use rxdp_interp::{Fault, Region, RegionKind, Stack};
+use std::sync::Arc;
 
-/// A program bound to an engine, a bpf stack and a CPU, ready to run on
-/// frames.
+/// A program bound to an engine, a bpf stack, a CPU and a helper
+/// environment, ready to run on frames.
 pub struct XdpRunner<'p> {
     prog: &'p XdpProgram,
     stack: Stack,
     engine: Engine,
     cpu: u32,
+    world: Arc<HelperEnv>,
+    state: RunState,
 }
 
 impl XdpProgram {
-    /// A runner of this program on `engine`, on CPU 0.
+    /// A runner of this program on `engine`, on CPU 0, in a fresh
+    /// [`HelperEnv::deterministic`] environment.
     ///
     /// Unchecked engines run only programs marked trusted (see
     /// [`XdpProgram::trust_unverified`]); for others this is
@@ -32,11 +39,14 @@ impl XdpProgram {
         if engine != Engine::Checked && !self.is_trusted() {
             return Err(RunError::Unverified(engine.name()));
         }
+        let world = Arc::new(HelperEnv::deterministic());
         Ok(XdpRunner {
             prog: self,
             stack: Stack::new(),
             engine,
             cpu: 0,
+            state: RunState::new(&world, 0),
+            world,
         })
     }
 }
@@ -46,7 +56,28 @@ impl<'p> XdpRunner<'p> {
     /// and what `bpf_get_smp_processor_id` returns.
     pub fn with_cpu(mut self, cpu: u32) -> XdpRunner<'p> {
         self.cpu = cpu;
+        self.state = RunState::new(&self.world, cpu);
         self
+    }
+
+    /// The same runner in the helper environment `world` (clocks, random
+    /// seed, devices, routes, output sinks).
+    pub fn with_env(mut self, world: Arc<HelperEnv>) -> XdpRunner<'p> {
+        self.state = RunState::new(&world, self.cpu);
+        self.world = world;
+        self
+    }
+
+    /// The helper environment the runner's runs see.
+    pub fn env(&self) -> &Arc<HelperEnv> {
+        &self.world
+    }
+
+    /// Where the last run redirected its frame, if it called
+    /// `bpf_redirect` or `bpf_redirect_map` successfully (what an
+    /// `XDP_REDIRECT` verdict acts on).
+    pub fn redirect(&self) -> Option<Redirect> {
+        self.state.redirect
     }
 
     /// The program this runner runs.
@@ -68,11 +99,30 @@ impl<'p> XdpRunner<'p> {
     /// runner's stack and keep their capacity from one run to the next.
     #[inline]
     pub fn run(&mut self, buff: &mut XdpBuff) -> Result<u32, Fault> {
+        let frame = FrameBounds {
+            hard_start: buff.hard_start(),
+            hard_end: buff.hard_end(),
+        };
         let ctx: *mut _ = buff.ctx_mut();
+        let stack = self.stack.bytes();
+        let args = ArgCheck {
+            checked: self.engine == Engine::Checked,
+            stack: Some(Region {
+                start: stack.as_ptr().expose_provenance() as u64,
+                len: stack.len() as u64,
+                writable: true,
+                kind: RegionKind::Stack,
+            }),
+        };
+        self.state.begin_run();
         let mut env = XdpEnv {
             ctx,
+            frame,
             maps: self.prog.maps(),
             cpu: self.cpu,
+            world: &self.world,
+            run: &mut self.state,
+            args,
         };
         let interp = self.prog.interp();
         let r0 = match self.engine {

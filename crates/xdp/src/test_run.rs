@@ -10,8 +10,11 @@
 
 use crate::action::Action;
 use crate::buff::{PacketError, XdpBuff};
+use crate::helpers::Redirect;
+use crate::helpers::env::HelperEnv;
 use crate::program::XdpProgram;
 use rxdp_interp::Fault;
+use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
 
@@ -39,7 +42,7 @@ impl Engine {
 }
 
 /// Options of a test run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TestRunOpts {
     /// The engine.
     pub engine: Engine,
@@ -51,6 +54,9 @@ pub struct TestRunOpts {
     pub rx_queue_index: u32,
     /// The CPU the run pretends to be on (per-CPU map slot).
     pub cpu: u32,
+    /// What helpers see of the world; `None` is a fresh
+    /// [`HelperEnv::deterministic`] for each test run, so that runs repeat.
+    pub env: Option<Arc<HelperEnv>>,
 }
 
 impl Default for TestRunOpts {
@@ -61,6 +67,7 @@ impl Default for TestRunOpts {
             ingress_ifindex: 1,
             rx_queue_index: 0,
             cpu: 0,
+            env: None,
         }
     }
 }
@@ -77,6 +84,9 @@ pub struct TestRunOutput {
     pub data_out: Vec<u8>,
     /// Mean wall-clock time per run, in nanoseconds.
     pub duration_ns: u64,
+    /// Where the last run redirected the frame (see
+    /// [`crate::XdpRunner::redirect`]).
+    pub redirect: Option<Redirect>,
 }
 
 /// Why a test run failed.
@@ -104,7 +114,11 @@ pub enum RunError {
 impl XdpProgram {
     /// Runs the program on `packet` as BPF_PROG_TEST_RUN would.
     pub fn test_run(&self, packet: &[u8], opts: &TestRunOpts) -> Result<TestRunOutput, RunError> {
-        let mut runner = self.runner(opts.engine)?.with_cpu(opts.cpu);
+        let env = opts
+            .env
+            .clone()
+            .unwrap_or_else(|| Arc::new(HelperEnv::deterministic()));
+        let mut runner = self.runner(opts.engine)?.with_env(env).with_cpu(opts.cpu);
         let mut buff = XdpBuff::new(packet, opts.ingress_ifindex, opts.rx_queue_index)?;
         let repeat = opts.repeat.max(1);
         let mut retval = 0;
@@ -120,6 +134,7 @@ impl XdpProgram {
             action: Action::from_retval(retval),
             data_out: buff.data_out().to_vec(),
             duration_ns,
+            redirect: runner.redirect(),
         })
     }
 }

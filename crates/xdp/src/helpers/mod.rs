@@ -1,0 +1,501 @@
+//! The helpers XDP programs may call, and what one run of a program sees.
+//!
+//! Helper ids and semantics are the kernel's (`include/uapi/linux/bpf.h`,
+//! `___BPF_FUNC_MAPPER`; net/core/filter.c `xdp_func_proto` and
+//! kernel/bpf/helpers.c `bpf_base_func_proto` for which of them XDP gets).
+//! A helper returns what the kernel's would, including negative errno
+//! values as 64-bit two's complement. One module per family:
+//!
+//! | module | helpers |
+//! |---|---|
+//! | [`map`] | map lookup/update/delete, push/pop/peek, per-CPU lookup |
+//! | [`packet`] | `bpf_xdp_adjust_head/meta/tail`, `get_buff_len`, `load/store_bytes` |
+//! | [`csum`] | `bpf_csum_diff` |
+//! | [`time`] | ktime, jiffies, prandom, CPU and NUMA ids |
+//! | [`redirect`] | `bpf_redirect`, `bpf_redirect_map` |
+//! | [`trace`] | `bpf_trace_printk`, `bpf_snprintf` |
+//! | [`fib`] | `bpf_fib_lookup`, `bpf_check_mtu` |
+//!
+//! [`HELPERS`] is the dispatch table: a program calling a helper that is
+//! not in it fails to load, with the helper's name in the message.
+//!
+//! Helpers reach the world outside the program through the runtime's
+//! [`HelperEnv`] and keep per-run state (the redirect target, memory they
+//! handed out) in the runner's [`RunState`]. Pointer arguments are checked
+//! in checked runs (see [`mem`](self::mem)).
+
+pub mod callback;
+pub mod csum;
+pub mod env;
+pub mod fib;
+pub mod map;
+pub(crate) mod mem;
+pub mod packet;
+pub mod redirect;
+pub mod time;
+pub mod trace;
+
+use crate::ctx::XdpContext;
+use crate::maps::{MapRef, MapTable};
+use env::{HelperEnv, Prandom};
+use mem::{ArgCheck, Dir};
+use rxdp_interp::Interpreter;
+use rxdp_interp::{Env, HelperCtx, HelperError, Region, RegionKind, TailCallSlot, TailTarget};
+use rxdp_isa::helper_id as hid;
+
+pub use env::{Clock, Device, Devices, EventSink, PerfEvent, RecordingSink};
+pub use redirect::Redirect;
+
+/// What a helper call sees of the interpreter: granting memory, running
+/// callbacks.
+pub type Ctx<'c, 'a> = HelperCtx<'c, XdpEnv<'a>>;
+
+/// A helper's implementation: the run's environment, `r1..r5`, and the
+/// interpreter's side of the call (to grant the program memory the helper
+/// hands out, to run callbacks).
+pub type HelperFn =
+    for<'a> fn(&mut XdpEnv<'a>, &[u64; 5], &mut Ctx<'_, 'a>) -> Result<u64, HelperError>;
+
+/// One helper rxdp implements for XDP.
+#[derive(Clone, Copy)]
+pub struct Helper {
+    /// `BPF_FUNC_*` id.
+    pub id: u32,
+    /// The kernel's name, `bpf_` prefix included.
+    pub name: &'static str,
+    /// The implementation.
+    pub func: HelperFn,
+}
+
+impl core::fmt::Debug for Helper {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}#{}", self.name, self.id)
+    }
+}
+
+const fn h(id: i32, name: &'static str, func: HelperFn) -> Helper {
+    Helper {
+        id: id as u32,
+        name,
+        func,
+    }
+}
+
+/// Every helper rxdp implements for XDP programs.
+pub const HELPERS: &[Helper] = &[
+    h(
+        hid::MAP_LOOKUP_ELEM,
+        "bpf_map_lookup_elem",
+        map::lookup_elem,
+    ),
+    h(
+        hid::MAP_UPDATE_ELEM,
+        "bpf_map_update_elem",
+        map::update_elem,
+    ),
+    h(
+        hid::MAP_DELETE_ELEM,
+        "bpf_map_delete_elem",
+        map::delete_elem,
+    ),
+    h(hid::MAP_PUSH_ELEM, "bpf_map_push_elem", map::push_elem),
+    h(hid::MAP_POP_ELEM, "bpf_map_pop_elem", map::pop_elem),
+    h(hid::MAP_PEEK_ELEM, "bpf_map_peek_elem", map::peek_elem),
+    h(
+        hid::MAP_LOOKUP_PERCPU_ELEM,
+        "bpf_map_lookup_percpu_elem",
+        map::lookup_percpu_elem,
+    ),
+    h(hid::KTIME_GET_NS, "bpf_ktime_get_ns", time::ktime_get_ns),
+    h(
+        hid::KTIME_GET_BOOT_NS,
+        "bpf_ktime_get_boot_ns",
+        time::ktime_get_boot_ns,
+    ),
+    h(hid::JIFFIES64, "bpf_jiffies64", time::jiffies64),
+    h(
+        hid::GET_PRANDOM_U32,
+        "bpf_get_prandom_u32",
+        time::get_prandom_u32,
+    ),
+    h(
+        hid::GET_SMP_PROCESSOR_ID,
+        "bpf_get_smp_processor_id",
+        time::get_smp_processor_id,
+    ),
+    h(
+        hid::GET_NUMA_NODE_ID,
+        "bpf_get_numa_node_id",
+        time::get_numa_node_id,
+    ),
+    h(
+        hid::XDP_ADJUST_HEAD,
+        "bpf_xdp_adjust_head",
+        packet::adjust_head,
+    ),
+    h(
+        hid::XDP_ADJUST_META,
+        "bpf_xdp_adjust_meta",
+        packet::adjust_meta,
+    ),
+    h(
+        hid::XDP_ADJUST_TAIL,
+        "bpf_xdp_adjust_tail",
+        packet::adjust_tail,
+    ),
+    h(
+        hid::XDP_GET_BUFF_LEN,
+        "bpf_xdp_get_buff_len",
+        packet::get_buff_len,
+    ),
+    h(
+        hid::XDP_LOAD_BYTES,
+        "bpf_xdp_load_bytes",
+        packet::load_bytes,
+    ),
+    h(
+        hid::XDP_STORE_BYTES,
+        "bpf_xdp_store_bytes",
+        packet::store_bytes,
+    ),
+    h(hid::CSUM_DIFF, "bpf_csum_diff", csum::csum_diff),
+    h(hid::REDIRECT, "bpf_redirect", redirect::redirect),
+    h(
+        hid::REDIRECT_MAP,
+        "bpf_redirect_map",
+        redirect::redirect_map,
+    ),
+    h(hid::TRACE_PRINTK, "bpf_trace_printk", trace::trace_printk),
+    h(hid::SNPRINTF, "bpf_snprintf", trace::snprintf),
+    h(hid::CHECK_MTU, "bpf_check_mtu", fib::check_mtu),
+    h(hid::FIB_LOOKUP, "bpf_fib_lookup", fib::fib_lookup),
+    h(hid::TAIL_CALL, "bpf_tail_call", callback::tail_call),
+    h(hid::LOOP, "bpf_loop", callback::bpf_loop),
+    h(
+        hid::FOR_EACH_MAP_ELEM,
+        "bpf_for_each_map_elem",
+        callback::for_each_map_elem,
+    ),
+];
+
+const TABLE_LEN: usize = hid::MAX_ID as usize;
+
+/// [`HELPERS`] indexed by id, built at compile time.
+const BY_ID: [Option<HelperFn>; TABLE_LEN] = {
+    let mut t: [Option<HelperFn>; TABLE_LEN] = [None; TABLE_LEN];
+    let mut i = 0;
+    while i < HELPERS.len() {
+        assert!(t[HELPERS[i].id as usize].is_none(), "helper listed twice");
+        t[HELPERS[i].id as usize] = Some(HELPERS[i].func);
+        i += 1;
+    }
+    t
+};
+
+/// The helper with this id, if rxdp implements it for XDP.
+pub fn helper(id: u32) -> Option<&'static Helper> {
+    HELPERS.iter().find(|h| h.id == id)
+}
+
+/// Whether rxdp implements helper `id` for XDP.
+pub fn is_supported(id: u32) -> bool {
+    BY_ID.get(id as usize).is_some_and(Option::is_some)
+}
+
+/// The frame's fixed bounds, which helpers moving `data` and `data_end`
+/// stay within.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameBounds {
+    /// `data_hard_start`: the frame's first byte.
+    pub hard_start: u64,
+    /// `xdp_data_hard_end`: one past the last byte packet data may use
+    /// (the frame less the `skb_shared_info` tailroom).
+    pub hard_end: u64,
+}
+
+/// Per-run state of the helpers, kept in the runner so that a run
+/// allocates nothing: what the verdict needs afterwards (the redirect
+/// target) and what helpers track during the run.
+#[derive(Debug)]
+pub struct RunState {
+    /// Where `bpf_redirect`/`bpf_redirect_map` pointed the frame during
+    /// the last run (`None` when neither was called or the last
+    /// `bpf_redirect_map` missed).
+    pub redirect: Option<Redirect>,
+    granted: Vec<Region>,
+    prandom: Prandom,
+    /// Memory helpers handed out that must outlive their call (keys of
+    /// `bpf_for_each_map_elem`), freed when the next run begins.
+    kept: Vec<Box<[u8]>>,
+}
+
+impl RunState {
+    /// Fresh state for a runner on `cpu`.
+    pub fn new(world: &HelperEnv, cpu: u32) -> RunState {
+        RunState {
+            redirect: None,
+            granted: Vec::new(),
+            prandom: Prandom::new(world.prandom, cpu),
+            kept: Vec::new(),
+        }
+    }
+
+    /// Clears what one run leaves behind, before the next one.
+    pub fn begin_run(&mut self) {
+        self.redirect = None;
+        self.granted.clear();
+        self.kept.clear();
+    }
+
+    /// Keeps `bytes` until the next run; their address.
+    pub(crate) fn keep(&mut self, bytes: Vec<u8>) -> u64 {
+        let b = bytes.into_boxed_slice();
+        let addr = b.as_ptr().expose_provenance() as u64;
+        self.kept.push(b);
+        addr
+    }
+}
+
+/// What one program run sees: its frame, its maps, the CPU it runs on,
+/// the runtime's [`HelperEnv`] and the runner's [`RunState`].
+pub struct XdpEnv<'a> {
+    pub(crate) ctx: *mut XdpContext,
+    pub(crate) frame: FrameBounds,
+    pub(crate) maps: &'a MapTable,
+    pub(crate) cpu: u32,
+    pub(crate) world: &'a HelperEnv,
+    pub(crate) run: &'a mut RunState,
+    pub(crate) args: ArgCheck,
+}
+
+impl<'a> XdpEnv<'a> {
+    /// The context of the frame being processed.
+    pub(crate) fn ctx(&self) -> &XdpContext {
+        // SAFETY: `ctx` points to the live context of this run, which the
+        // runner's caller keeps borrowed for the whole run.
+        unsafe { &*self.ctx }
+    }
+
+    /// The context, mutable (helpers move `data`, `data_end`, `data_meta`).
+    pub(crate) fn ctx_mut(&mut self) -> &mut XdpContext {
+        // SAFETY: as in `ctx`; the program holds no Rust reference to it.
+        unsafe { &mut *self.ctx }
+    }
+
+    /// The map a map argument points to, with its index in the table.
+    pub(crate) fn map(&self, id: u32, addr: u64) -> Result<(usize, &'a MapRef), HelperError> {
+        self.maps
+            .by_addr_indexed(addr)
+            .ok_or_else(|| HelperError::Failed {
+                id,
+                reason: format!(
+                    "{}: argument {addr:#x} is not a map pointer",
+                    hid::helper_name(id as i32).unwrap_or("helper")
+                ),
+            })
+    }
+
+    /// Program memory `[addr, addr + len)` handed to helper `id` as
+    /// argument `what`, checked in checked runs; a pointer to it.
+    fn arg_ptr(
+        &self,
+        id: u32,
+        what: &str,
+        addr: u64,
+        len: u64,
+        dir: Dir,
+    ) -> Result<*mut u8, HelperError> {
+        if self.args.checked && len > 0 {
+            let mut regions = Vec::new();
+            self.regions(&mut regions);
+            let all = regions
+                .into_iter()
+                .chain(self.args.stack)
+                .chain(self.run.granted.iter().copied());
+            mem::check(all, addr, len, dir)
+                .map_err(|why| mem::bad_arg(id, what, addr, len, why))?;
+        }
+        Ok(core::ptr::with_exposed_provenance_mut(addr as usize))
+    }
+
+    /// Reads `len` bytes of program memory given to helper `id`.
+    pub(crate) fn read_arg(
+        &self,
+        id: u32,
+        what: &str,
+        addr: u64,
+        len: usize,
+    ) -> Result<&'a [u8], HelperError> {
+        if len == 0 {
+            return Ok(&[]);
+        }
+        let p = self.arg_ptr(id, what, addr, len as u64, Dir::Read)?;
+        // SAFETY: a checked run has just checked that the bytes lie in
+        // memory the program may read, which the `Env` contract keeps
+        // valid for the run; in a fast run the verifier proved it (the
+        // kernel's `check_helper_mem_access`).
+        Ok(unsafe { core::slice::from_raw_parts(p, len) })
+    }
+
+    /// `len` bytes of program memory helper `id` writes.
+    pub(crate) fn write_arg(
+        &self,
+        id: u32,
+        what: &str,
+        addr: u64,
+        len: usize,
+    ) -> Result<&'a mut [u8], HelperError> {
+        if len == 0 {
+            return Ok(&mut []);
+        }
+        let p = self.arg_ptr(id, what, addr, len as u64, Dir::Write)?;
+        // SAFETY: as in `read_arg`, for writable memory; no Rust reference
+        // to program memory outlives the helper call that makes it.
+        Ok(unsafe { core::slice::from_raw_parts_mut(p, len) })
+    }
+
+    /// The region a helper may read at `addr` (for strings and addresses
+    /// that format conversions follow), checked in every run: these
+    /// pointers are arbitrary values no verifier proves.
+    pub(crate) fn readable_at(&self, addr: u64) -> Option<Region> {
+        let mut regions = Vec::new();
+        self.regions(&mut regions);
+        regions
+            .into_iter()
+            .chain(self.args.stack)
+            .chain(self.run.granted.iter().copied())
+            .find(|r| r.contains(addr, 1))
+    }
+
+    /// Hands memory to the program for the rest of the run.
+    pub(crate) fn grant(&mut self, region: Region, hc: &mut Ctx<'_, '_>) {
+        self.run.granted.push(region);
+        hc.grant(region);
+    }
+}
+
+/// `errno` as a helper's return value: `-errno` in 64-bit two's complement.
+pub(crate) fn errno(e: i32) -> u64 {
+    (-i64::from(e)) as u64
+}
+
+// SAFETY: the regions reported are the live context, the frame's
+// `data_meta..data_end` (inside the boxed frame) and map values, which
+// live as long as the program's map table that this environment borrows;
+// granted map values live while their element does, which for the maps
+// that hand out values to programs is at least the run (elements are
+// reclaimed after a grace period).
+unsafe impl Env for XdpEnv<'_> {
+    fn call_helper(
+        &mut self,
+        id: u32,
+        a: [u64; 5],
+        hc: &mut HelperCtx<'_, Self>,
+    ) -> Result<u64, HelperError> {
+        match BY_ID.get(id as usize).copied().flatten() {
+            Some(f) => f(self, &a, hc),
+            None => Err(HelperError::Unknown(id)),
+        }
+    }
+
+    fn tail_call_target(
+        &mut self,
+        prog_array: u64,
+        index: u32,
+    ) -> Result<TailCallSlot, HelperError> {
+        let id = hid::TAIL_CALL as u32;
+        let (_, m) = self.map(id, prog_array)?;
+        let def = m.map.def();
+        if def.map_type != rxdp_maps::map_type::PROG_ARRAY {
+            return Err(HelperError::Failed {
+                id,
+                reason: format!("bpf_tail_call: map '{}' is not a prog array", m.name),
+            });
+        }
+        if index >= def.max_entries {
+            return Ok(TailCallSlot::OutOfRange);
+        }
+        let Some(p) = m.map.prog_at(index) else {
+            return Ok(TailCallSlot::Empty);
+        };
+        let interp = p
+            .prog
+            .downcast_ref::<Interpreter>()
+            .ok_or_else(|| HelperError::Failed {
+                id,
+                reason: format!(
+                    "bpf_tail_call: slot {index} of '{}' holds no XDP program",
+                    m.name
+                ),
+            })?;
+        // The prog array keeps the program alive until a grace period
+        // after it leaves the array, which is after this run (the `Env`
+        // contract).
+        Ok(TailCallSlot::Prog(TailTarget::new(interp)))
+    }
+
+    fn regions(&self, out: &mut Vec<Region>) {
+        let ctx = self.ctx();
+        out.push(Region {
+            start: self.ctx as u64,
+            len: core::mem::size_of::<XdpContext>() as u64,
+            writable: false,
+            kind: RegionKind::Context,
+        });
+        out.push(Region {
+            start: ctx.data_meta,
+            len: ctx.data_end - ctx.data_meta,
+            writable: true,
+            kind: RegionKind::Packet,
+        });
+        for m in self.maps.iter() {
+            if let Some(addr) = m.map.direct_value_addr() {
+                out.push(Region {
+                    start: addr,
+                    len: u64::from(m.map.def().value_size),
+                    writable: m.writable,
+                    kind: RegionKind::MapValue,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_the_kernel_ids_and_names() {
+        for (id, name) in [
+            (1, "bpf_map_lookup_elem"),
+            (5, "bpf_ktime_get_ns"),
+            (6, "bpf_trace_printk"),
+            (23, "bpf_redirect"),
+            (28, "bpf_csum_diff"),
+            (44, "bpf_xdp_adjust_head"),
+            (51, "bpf_redirect_map"),
+            (54, "bpf_xdp_adjust_meta"),
+            (65, "bpf_xdp_adjust_tail"),
+            (69, "bpf_fib_lookup"),
+            (87, "bpf_map_push_elem"),
+            (118, "bpf_jiffies64"),
+            (125, "bpf_ktime_get_boot_ns"),
+            (163, "bpf_check_mtu"),
+            (165, "bpf_snprintf"),
+            (188, "bpf_xdp_get_buff_len"),
+            (189, "bpf_xdp_load_bytes"),
+            (190, "bpf_xdp_store_bytes"),
+            (195, "bpf_map_lookup_percpu_elem"),
+        ] {
+            assert_eq!(helper(id).map(|h| h.name), Some(name), "id {id}");
+            assert!(is_supported(id));
+        }
+        for h in HELPERS {
+            assert_eq!(hid::helper_name(h.id as i32), Some(h.name), "{h:?}");
+        }
+        assert!(!is_supported(9), "bpf_skb_store_bytes is not an XDP helper");
+        assert!(!is_supported(0));
+        assert!(!is_supported(100_000));
+    }
+}
