@@ -3,9 +3,10 @@
 //! of another CPU's value. Errors are the map's negative errno.
 
 use super::Ctx;
-use super::{XdpEnv, errno};
+use super::XdpEnv;
 use rxdp_interp::{HelperError, Region, RegionKind};
 use rxdp_isa::helper_id as hid;
+use rxdp_maps::MapError;
 
 /// `void *bpf_map_lookup_elem(map, key)` (1): the value for `key` on this
 /// CPU, or NULL. The value is granted to the program, read-only for
@@ -56,10 +57,7 @@ pub fn update_elem(
     let def = m.map.def();
     let key = env.read_arg(id, "key", a[1], def.key_size as usize)?;
     let value = env.read_arg(id, "value", a[2], def.value_size as usize)?;
-    Ok(match m.map.update_percpu(key, value, a[3], env.cpu) {
-        Ok(()) => 0,
-        Err(e) => errno(e.errno()),
-    })
+    Ok(ret(m.map.update_percpu(key, value, a[3], env.cpu)))
 }
 
 /// `long bpf_map_delete_elem(map, key)` (3).
@@ -71,10 +69,7 @@ pub fn delete_elem(
     let id = hid::MAP_DELETE_ELEM as u32;
     let (_, m) = env.map(id, a[0])?;
     let key = env.read_arg(id, "key", a[1], m.map.def().key_size as usize)?;
-    Ok(match m.map.delete(key) {
-        Ok(()) => 0,
-        Err(e) => errno(e.errno()),
-    })
+    Ok(ret(m.map.delete(key)))
 }
 
 /// `long bpf_map_push_elem(map, value, flags)` (87): queue, stack, bloom
@@ -87,10 +82,7 @@ pub fn push_elem(
     let id = hid::MAP_PUSH_ELEM as u32;
     let (_, m) = env.map(id, a[0])?;
     let value = env.read_arg(id, "value", a[1], m.map.def().value_size as usize)?;
-    Ok(match m.map.push(value, a[2]) {
-        Ok(()) => 0,
-        Err(e) => errno(e.errno()),
-    })
+    Ok(ret(m.map.push(value, a[2])))
 }
 
 /// `long bpf_map_pop_elem(map, value)` (88): queue, stack.
@@ -102,10 +94,7 @@ pub fn pop_elem(
     let id = hid::MAP_POP_ELEM as u32;
     let (_, m) = env.map(id, a[0])?;
     let out = env.write_arg(id, "value", a[1], m.map.def().value_size as usize)?;
-    Ok(match m.map.pop(out) {
-        Ok(()) => 0,
-        Err(e) => errno(e.errno()),
-    })
+    Ok(ret(m.map.pop(out)))
 }
 
 /// `long bpf_map_peek_elem(map, value)` (89): queue, stack (copies the
@@ -126,10 +115,7 @@ pub fn peek_elem(
     } else {
         m.map.peek(env.write_arg(id, "value", a[1], size)?)
     };
-    Ok(match r {
-        Ok(()) => 0,
-        Err(e) => errno(e.errno()),
-    })
+    Ok(ret(r))
 }
 
 /// `void *bpf_map_lookup_percpu_elem(map, key, cpu)` (195): CPU `cpu`'s
@@ -166,4 +152,13 @@ pub fn lookup_percpu_elem(
 fn is_percpu(map_type: u32) -> bool {
     use rxdp_maps::map_type::{LRU_PERCPU_HASH, PERCPU_ARRAY, PERCPU_HASH};
     matches!(map_type, PERCPU_HASH | PERCPU_ARRAY | LRU_PERCPU_HASH)
+}
+
+/// A map operation's result as the helper returns it: 0 or the map's
+/// negative errno.
+fn ret(r: Result<(), MapError>) -> u64 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => i64::from(e.errno()) as u64,
+    }
 }
