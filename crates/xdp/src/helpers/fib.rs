@@ -214,7 +214,10 @@ pub fn fib_lookup(
 ) -> Result<u64, HelperError> {
     let id = hid::FIB_LOOKUP as u32;
     env.check_ctx(id, a[0])?;
+    // The verifier proves `params` is `plen` writable bytes before the
+    // helper looks at `plen`; a checked run does the same.
     let plen = a[2] as i32;
+    let p = env.write_arg(id, "params", a[1], plen.max(0) as usize)?;
     if plen < FIB_LOOKUP_SIZE as i32 {
         return Ok(errno(e::EINVAL));
     }
@@ -222,8 +225,7 @@ pub fn fib_lookup(
     if fl & !flags::ALL != 0 {
         return Ok(errno(e::EINVAL));
     }
-    let p = env.write_arg(id, "params", a[1], FIB_LOOKUP_SIZE)?;
-    Ok(lookup(env.world, p, fl))
+    Ok(lookup(env.world, &mut p[..FIB_LOOKUP_SIZE], fl))
 }
 
 /// The lookup on a `struct bpf_fib_lookup`, updating it in place.
