@@ -746,3 +746,69 @@ fn callbacks_loop_and_for_each() {
         );
     }
 }
+
+#[test]
+fn ring_buffer_helpers() {
+    let kernel = kernel_or_skip("ring_buffer_helpers");
+    // Output 16 bytes, reserve-and-submit 8, reserve-and-discard 24, fail
+    // a reservation with flags; then each query, one per run.
+    for query in 0..4 {
+        let src = format!(
+            ".map rb type=ringbuf key=0 value=0 entries=4096
+            *(u64 *)(r10 - 8) = 1
+            *(u64 *)(r10 - 16) = 2
+            r1 = map[rb] ll
+            r2 = r10
+            r2 += -16
+            r3 = 16
+            r4 = 0
+            call bpf_ringbuf_output
+            r6 = r0
+            r1 = map[rb] ll
+            r2 = 8
+            r3 = 0
+            call bpf_ringbuf_reserve
+            if r0 == 0 goto out
+            r1 = 7
+            *(u64 *)(r0 + 0) = r1
+            r1 = r0
+            r2 = 0
+            call bpf_ringbuf_submit
+            r1 = map[rb] ll
+            r2 = 24
+            r3 = 0
+            call bpf_ringbuf_reserve
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = 0
+            call bpf_ringbuf_discard
+            r1 = map[rb] ll
+            r2 = 8
+            r3 = 1
+            call bpf_ringbuf_reserve
+            if r0 == 0 goto query
+            r1 = r0
+            r2 = 0
+            call bpf_ringbuf_discard
+            r6 |= 0x80
+        query:
+            r1 = map[rb] ll
+            r2 = {query}
+            call bpf_ringbuf_query
+            r0 <<= 8
+            r0 |= r6
+            exit
+        out:
+            r0 = 99
+            exit"
+        );
+        agree(
+            kernel,
+            &format!("ringbuf query {query}"),
+            &src,
+            &pkt64(),
+            &[],
+            false,
+        );
+    }
+}

@@ -474,3 +474,93 @@ fn a_helper_rxdp_lacks_fails_the_load_by_name() {
     assert!(matches!(e, LoadError::UnknownHelper { id: 9, .. }), "{e}");
     assert!(e.to_string().contains("bpf_skb_store_bytes"), "{e}");
 }
+
+#[test]
+fn spin_lock_guards_a_map_value() {
+    let src = ".map a type=array key=4 value=16 entries=1
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[a] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r6 = r0
+        r1 = r6
+        r1 += OFF
+        call bpf_spin_lock
+        r1 = *(u64 *)(r6 + 8)
+        r1 += 1
+        *(u64 *)(r6 + 8) = r1
+        r1 = r6
+        r1 += OFF
+        call bpf_spin_unlock
+        r0 = *(u64 *)(r6 + 8)
+    out:
+        exit";
+    let p = load(&src.replace("OFF", "0"));
+    for engine in [Engine::Checked, Engine::Interp] {
+        let opts = TestRunOpts {
+            engine,
+            repeat: 3,
+            ..TestRunOpts::default()
+        };
+        let o = p.test_run(&pkt(), &opts).unwrap();
+        assert_eq!(o.retval, if engine == Engine::Checked { 3 } else { 6 });
+    }
+    let lock = p
+        .maps()
+        .get(0)
+        .unwrap()
+        .map
+        .lookup_copy(&0u32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(&lock[..4], &[0; 4], "unlocked after the run");
+    let a = rxdp_isa::asm::assemble(&src.replace("OFF", "2")).unwrap();
+    let p = XdpProgram::load(&a.insns, &a.maps).unwrap();
+    let e = p.test_run(&pkt(), &TestRunOpts::default()).unwrap_err();
+    assert!(e.to_string().contains("not 4-byte aligned"), "{e}");
+}
+
+#[test]
+fn ring_buffer_commits_wake_the_sink() {
+    let sink = Arc::new(RecordingSink::default());
+    let s = Arc::clone(&sink);
+    let env = move || HelperEnv::deterministic().with_sink(s.clone());
+    let p = load(
+        ".map events type=ringbuf key=0 value=0 entries=4096
+        r1 = map[events] ll
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        if r0 == 0 goto out
+        r1 = 0x42
+        *(u64 *)(r0 + 0) = r1
+        r1 = r0
+        r2 = 2
+        call bpf_ringbuf_submit
+        r0 = 0
+    out:
+        exit",
+    );
+    assert_eq!(run(&p, Some(&env)).retval, 0);
+    assert_eq!(sink.take().ringbuf_wakeups, vec!["events".to_string(); 2]);
+    let rb = p.maps().get(0).unwrap();
+    let ring = rb
+        .map
+        .as_any()
+        .downcast_ref::<rxdp_maps::RingBuf>()
+        .unwrap()
+        .ring();
+    let mut records = Vec::new();
+    ring.consume(|r| records.push(r.to_vec()));
+    assert_eq!(records, vec![0x42u64.to_ne_bytes().to_vec(); 2]);
+    // Submitting a pointer that no reservation handed out is refused.
+    let a = rxdp_isa::asm::assemble("r1 = r10\nr1 += -8\nr2 = 0\ncall bpf_ringbuf_submit\nexit")
+        .unwrap();
+    let p = XdpProgram::load(&a.insns, &a.maps).unwrap();
+    let e = p.test_run(&pkt(), &TestRunOpts::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("not a record this run reserved"),
+        "{e}"
+    );
+}

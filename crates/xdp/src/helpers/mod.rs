@@ -15,6 +15,10 @@
 //! | [`redirect`] | `bpf_redirect`, `bpf_redirect_map` |
 //! | [`trace`] | `bpf_trace_printk`, `bpf_snprintf` |
 //! | [`fib`] | `bpf_fib_lookup`, `bpf_check_mtu` |
+//! | [`ringbuf`] | `bpf_ringbuf_output/reserve/submit/discard/query` |
+//! | [`perf`] | `bpf_perf_event_output` |
+//! | [`lock`] | `bpf_spin_lock`, `bpf_spin_unlock` |
+//! | [`callback`] | `bpf_loop`, `bpf_for_each_map_elem` (and `bpf_tail_call`) |
 //!
 //! [`HELPERS`] is the dispatch table: a program calling a helper that is
 //! not in it fails to load, with the helper's name in the message.
@@ -28,10 +32,13 @@ pub mod callback;
 pub mod csum;
 pub mod env;
 pub mod fib;
+pub mod lock;
 pub mod map;
 pub(crate) mod mem;
 pub mod packet;
+pub mod perf;
 pub mod redirect;
+pub mod ringbuf;
 pub mod time;
 pub mod trace;
 
@@ -170,6 +177,26 @@ pub const HELPERS: &[Helper] = &[
     h(hid::CHECK_MTU, "bpf_check_mtu", fib::check_mtu),
     h(hid::FIB_LOOKUP, "bpf_fib_lookup", fib::fib_lookup),
     h(hid::TAIL_CALL, "bpf_tail_call", callback::tail_call),
+    h(hid::RINGBUF_OUTPUT, "bpf_ringbuf_output", ringbuf::output),
+    h(
+        hid::RINGBUF_RESERVE,
+        "bpf_ringbuf_reserve",
+        ringbuf::reserve,
+    ),
+    h(hid::RINGBUF_SUBMIT, "bpf_ringbuf_submit", ringbuf::submit),
+    h(
+        hid::RINGBUF_DISCARD,
+        "bpf_ringbuf_discard",
+        ringbuf::discard,
+    ),
+    h(hid::RINGBUF_QUERY, "bpf_ringbuf_query", ringbuf::query),
+    h(
+        hid::PERF_EVENT_OUTPUT,
+        "bpf_perf_event_output",
+        perf::perf_event_output,
+    ),
+    h(hid::SPIN_LOCK, "bpf_spin_lock", lock::spin_lock),
+    h(hid::SPIN_UNLOCK, "bpf_spin_unlock", lock::spin_unlock),
     h(hid::LOOP, "bpf_loop", callback::bpf_loop),
     h(
         hid::FOR_EACH_MAP_ELEM,
@@ -227,6 +254,9 @@ pub struct RunState {
     /// Memory helpers handed out that must outlive their call (keys of
     /// `bpf_for_each_map_elem`), freed when the next run begins.
     kept: Vec<Box<[u8]>>,
+    /// Ring buffer records reserved and not yet committed: (address, map
+    /// index).
+    pub(crate) reserved: Vec<(u64, usize)>,
 }
 
 impl RunState {
@@ -237,6 +267,7 @@ impl RunState {
             granted: Vec::new(),
             prandom: Prandom::new(world.prandom, cpu),
             kept: Vec::new(),
+            reserved: Vec::new(),
         }
     }
 
@@ -245,6 +276,7 @@ impl RunState {
         self.redirect = None;
         self.granted.clear();
         self.kept.clear();
+        self.reserved.clear();
     }
 
     /// Keeps `bytes` until the next run; their address.
