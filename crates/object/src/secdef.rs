@@ -81,6 +81,48 @@ pub mod prog_type {
     pub const SYSCALL: u32 = 31;
     /// `BPF_PROG_TYPE_NETFILTER`
     pub const NETFILTER: u32 = 32;
+
+    /// The names `bpftool` gives the program types, by number.
+    const NAMES: [&str; 33] = [
+        "unspec",
+        "socket_filter",
+        "kprobe",
+        "sched_cls",
+        "sched_act",
+        "tracepoint",
+        "xdp",
+        "perf_event",
+        "cgroup_skb",
+        "cgroup_sock",
+        "lwt_in",
+        "lwt_out",
+        "lwt_xmit",
+        "sock_ops",
+        "sk_skb",
+        "cgroup_device",
+        "sk_msg",
+        "raw_tracepoint",
+        "cgroup_sock_addr",
+        "lwt_seg6local",
+        "lirc_mode2",
+        "sk_reuseport",
+        "flow_dissector",
+        "cgroup_sysctl",
+        "raw_tracepoint_writable",
+        "cgroup_sockopt",
+        "tracing",
+        "struct_ops",
+        "ext",
+        "lsm",
+        "sk_lookup",
+        "syscall",
+        "netfilter",
+    ];
+
+    /// The name of program type `ty` (`"xdp"` for 6), if it is one.
+    pub fn name(ty: u32) -> Option<&'static str> {
+        NAMES.get(ty as usize).copied()
+    }
 }
 
 /// `enum bpf_attach_type` values used by the table.
@@ -546,6 +588,17 @@ pub fn find_sec_def(name: &str) -> Option<&'static SecDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_type_names() {
+        assert_eq!(prog_type::name(prog_type::XDP), Some("xdp"));
+        assert_eq!(
+            prog_type::name(prog_type::SOCKET_FILTER),
+            Some("socket_filter")
+        );
+        assert_eq!(prog_type::name(prog_type::NETFILTER), Some("netfilter"));
+        assert_eq!(prog_type::name(prog_type::NETFILTER + 1), None);
+    }
 
     fn lookup(name: &str) -> (u32, u32, &'static str) {
         let d = find_sec_def(name).unwrap_or_else(|| panic!("{name} not found"));

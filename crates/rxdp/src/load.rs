@@ -64,12 +64,20 @@ pub(crate) fn load(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<
         return load_object(path, prog, setup);
     }
     if let Some(p) = prog {
-        return Err(usage(anyhow!("--prog {p}: {} holds one program; --prog is for objects (.o)", path.display())));
+        return Err(usage(anyhow!(
+            "--prog {p}: {} holds one program; --prog is for objects (.o)",
+            path.display()
+        )));
     }
     if let Some(Directive::Var { .. } | Directive::ProgArray { .. } | Directive::Load { .. }) =
-        setup.directives.iter().find(|d| !matches!(d, Directive::Map { .. } | Directive::MapFill { .. }))
+        setup
+            .directives
+            .iter()
+            .find(|d| !matches!(d, Directive::Map { .. } | Directive::MapFill { .. }))
     {
-        return Err(usage(anyhow!("setup: var, progarray and load directives need an object file (.o)")));
+        return Err(usage(anyhow!(
+            "setup: var, progarray and load directives need an object file (.o)"
+        )));
     }
     let src = read_program(path)?;
     let p = XdpProgram::load(&src.insns, &src.maps).map_err(program)?;
@@ -82,17 +90,23 @@ fn load_object(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<Load
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .map_err(usage)?;
-    let object = rxdp_object::parse(&bytes).map_err(|e| usage(anyhow!("{}: {e}", path.display())))?;
+    let object =
+        rxdp_object::parse(&bytes).map_err(|e| usage(anyhow!("{}: {e}", path.display())))?;
     let prog = match prog {
         Some(p) => {
             let found = object.program(p).ok_or_else(|| {
                 let names: Vec<&str> = object.programs.iter().map(|p| p.name.as_str()).collect();
-                usage(anyhow!("{}: no program '{p}' (it has: {})", path.display(), names.join(", ")))
+                usage(anyhow!(
+                    "{}: no program '{p}' (it has: {})",
+                    path.display(),
+                    names.join(", ")
+                ))
             })?;
             if found.prog_type != rxdp_object::secdef::prog_type::XDP {
                 return Err(program(anyhow!(
                     "program '{p}' is a {} program (section {}): rxdp runs XDP programs only",
-                    found.sec_def.name, found.section
+                    rxdp_object::secdef::prog_type::name(found.prog_type).unwrap_or("unknown"),
+                    found.section
                 )));
             }
             p.to_string()
@@ -113,7 +127,9 @@ fn load_object(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<Load
         if let Directive::Load { prog } = d
             && object.program(prog).is_none()
         {
-            return Err(program(anyhow!("setup: load {prog}: no XDP program of that name in the object")));
+            return Err(program(anyhow!(
+                "setup: load {prog}: no XDP program of that name in the object"
+            )));
         }
     }
     apply_map_updates(object.maps(), setup)?;
@@ -130,9 +146,12 @@ fn apply_map_updates(maps: &MapTable, setup: &Setup) -> CliResult {
         let m = maps
             .by_name(&name)
             .ok_or_else(|| usage(anyhow!("setup: no map '{name}'")))?;
-        m.map
-            .update_copy(&key, &value, 0)
-            .map_err(|e| usage(anyhow!("setup: map '{name}' key {}: {e}", crate::input::hex(&key))))?;
+        m.map.update_copy(&key, &value, 0).map_err(|e| {
+            usage(anyhow!(
+                "setup: map '{name}' key {}: {e}",
+                crate::input::hex(&key)
+            ))
+        })?;
     }
     Ok(())
 }

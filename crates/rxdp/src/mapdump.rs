@@ -14,7 +14,11 @@ fn elements(map: &dyn Map) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, MapError> {
         .into_iter()
         .map(|(k, v)| {
             let per = v.len() / cpus;
-            let values = if cpus > 1 { v.chunks(per.max(1)).map(<[u8]>::to_vec).collect() } else { vec![v] };
+            let values = if cpus > 1 {
+                v.chunks(per.max(1)).map(<[u8]>::to_vec).collect()
+            } else {
+                vec![v]
+            };
             (k, values)
         })
         .collect())

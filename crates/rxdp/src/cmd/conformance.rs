@@ -10,9 +10,7 @@ use crate::cmd::test_run::EngineArg;
 use crate::error::{CliError, CliResult, usage};
 use crate::input::parse_hex;
 use anyhow::Context;
-use rxdp_interp::{
-    Env, HelperCtx, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack,
-};
+use rxdp_interp::{Env, HelperCtx, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack};
 use rxdp_verifier::{NoMaps, RawMemory};
 use std::io::Read;
 

@@ -35,7 +35,11 @@ fn maps_used(p: &Program) -> BTreeSet<usize> {
     p.insns
         .iter()
         .filter_map(|i| match *i {
-            Insn::LdImm64 { pseudo: Pseudo::MapIdx | Pseudo::MapIdxValue, imm, .. } => Some(imm as u32 as usize),
+            Insn::LdImm64 {
+                pseudo: Pseudo::MapIdx | Pseudo::MapIdxValue,
+                imm,
+                ..
+            } => Some(imm as u32 as usize),
             _ => None,
         })
         .collect()
@@ -50,7 +54,12 @@ fn read_object(path: &PathBuf) -> CliResult<Object> {
 
 fn list(path: &PathBuf, json: bool) -> CliResult {
     let obj = read_object(path)?;
-    let map_name = |i: &usize| obj.maps.get(*i).map_or("?", |m| m.name.as_str()).to_string();
+    let map_name = |i: &usize| {
+        obj.maps
+            .get(*i)
+            .map_or("?", |m| m.name.as_str())
+            .to_string()
+    };
     if json {
         let progs: Vec<_> = obj
             .programs
@@ -59,7 +68,7 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
                 serde_json::json!({
                     "name": p.name,
                     "section": p.section,
-                    "type": p.sec_def.name,
+                    "type": rxdp_object::secdef::prog_type::name(p.prog_type),
                     "insns": p.insns.len(),
                     "subprogs": p.subprogs.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
                     "maps": maps_used(p).iter().map(map_name).collect::<Vec<_>>(),
@@ -82,7 +91,10 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({"license": obj.license, "programs": progs, "maps": maps}));
+        println!(
+            "{}",
+            serde_json::json!({"license": obj.license, "programs": progs, "maps": maps})
+        );
         return Ok(());
     }
     println!("programs:");
@@ -91,7 +103,7 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
             "  {}  section {}  type {}  {} insns  tag {}",
             p.name,
             p.section,
-            p.sec_def.name,
+            rxdp_object::secdef::prog_type::name(p.prog_type).unwrap_or("unknown"),
             p.insns.len(),
             hex(&p.tag_sha256())
         );
@@ -116,7 +128,11 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
             m.key_size,
             m.value_size,
             m.max_entries,
-            if m.readonly { "  read-only to programs" } else { "" }
+            if m.readonly {
+                "  read-only to programs"
+            } else {
+                ""
+            }
         );
     }
     println!("license: {}", obj.license);

@@ -17,12 +17,20 @@ pub(crate) struct Args {
 pub(crate) fn run(a: Args) -> CliResult {
     match load(&a.file, None, &Setup::default()) {
         Ok(Loaded::Single(p)) => {
-            println!("{}: accepted ({} instructions)", a.file.display(), p.insns().len());
+            println!(
+                "{}: accepted ({} instructions)",
+                a.file.display(),
+                p.insns().len()
+            );
             Ok(())
         }
         Ok(Loaded::Object { object, .. }) => {
             for (name, p) in object.programs() {
-                println!("{}: {name}: accepted ({} instructions)", a.file.display(), p.insns().len());
+                println!(
+                    "{}: {name}: accepted ({} instructions)",
+                    a.file.display(),
+                    p.insns().len()
+                );
             }
             Ok(())
         }
