@@ -158,8 +158,8 @@ fn convert_ctx_access(
     }
 }
 
-/// Resolves the pseudo forms of `lddw`: maps to addresses; the rest to
-/// errors until rxdp supports them.
+/// Resolves the pseudo forms of `lddw`: maps to addresses; function
+/// addresses stay for the engines; kernel variables are errors.
 fn resolve_ldimm64(insn: &Insn, pc: usize, maps: &dyn MapResolver) -> Result<Insn, VerifyError> {
     let Insn::LdImm64 { dst, pseudo, imm } = *insn else {
         return Ok(*insn);
@@ -185,12 +185,10 @@ fn resolve_ldimm64(insn: &Insn, pc: usize, maps: &dyn MapResolver) -> Result<Ins
                 format!("lddw of kernel variable btf_id {index} (ksym) is not supported"),
             ));
         }
-        Pseudo::Func => {
-            return Err(VerifyError::at(
-                pc,
-                "lddw of a function address (callbacks such as bpf_loop's) is not supported yet",
-            ));
-        }
+        // A callback's address (bpf_loop, bpf_for_each_map_elem): the
+        // structural checks made its target a subprogram start; each engine
+        // turns it into what its helpers call back.
+        Pseudo::Func => return Ok(*insn),
     };
     let addr = maps
         .resolve(index, value_off)
