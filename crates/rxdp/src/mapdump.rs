@@ -6,9 +6,12 @@ use crate::input::hex;
 use rxdp_maps::{Map, MapError};
 use rxdp_xdp::MapTable;
 
+/// One element: its key and its value, or one value per CPU.
+type Element = (Vec<u8>, Vec<Vec<u8>>);
+
 /// A map's elements as the control plane sees them, each value split per
 /// CPU for per-CPU maps.
-fn elements(map: &dyn Map) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, MapError> {
+fn elements(map: &dyn Map) -> Result<Vec<Element>, MapError> {
     let cpus = map.nr_cpus().max(1) as usize;
     Ok(rxdp_maps::dump(map)?
         .into_iter()
