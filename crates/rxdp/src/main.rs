@@ -35,7 +35,17 @@ enum Command {
     ConformancePlugin(cmd::conformance::Args),
 }
 
+/// Restores the default action of SIGPIPE, which Rust's runtime ignores, so
+/// that `rxdp ... | head` ends quietly when the reader goes away, as other
+/// command-line tools do, instead of failing on the next write.
+fn default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::TestRun(a) => cmd::test_run::run(a),

@@ -30,14 +30,20 @@ fn objects() -> Vec<(String, Vec<u8>, Setup)> {
             let stem = name.split('.').next().unwrap().to_string();
             let setup_path = dir.join(format!("{stem}.setup"));
             let setup = match std::fs::read_to_string(&setup_path) {
-                Ok(text) => Setup::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", setup_path.display())),
+                Ok(text) => {
+                    Setup::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", setup_path.display()))
+                }
                 Err(_) => Setup::default(),
             };
             (name, std::fs::read(&p).unwrap(), setup)
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(v.len() >= 11, "example objects missing from {}", dir.display());
+    assert!(
+        v.len() >= 11,
+        "example objects missing from {}",
+        dir.display()
+    );
     v
 }
 
@@ -49,7 +55,11 @@ type Dump = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
 fn comparable(obj: &Object, i: usize) -> bool {
     use rxdp_isa::maptype::*;
     let d = &obj.maps[i];
-    d.key_size > 0 && !matches!(d.map_type, PROG_ARRAY | ARRAY_OF_MAPS | HASH_OF_MAPS | RINGBUF)
+    d.key_size > 0
+        && !matches!(
+            d.map_type,
+            PROG_ARRAY | ARRAY_OF_MAPS | HASH_OF_MAPS | RINGBUF
+        )
 }
 
 struct Run {
@@ -58,20 +68,48 @@ struct Run {
     maps: Dump,
 }
 
-fn run_rxdp(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8], engine: Engine, nr_cpus: u32) -> Result<Run, String> {
+fn run_rxdp(
+    bytes: &[u8],
+    setup: &Setup,
+    prog: &str,
+    packet: &[u8],
+    engine: Engine,
+    nr_cpus: u32,
+) -> Result<Run, String> {
     let object = rxdp_object::parse(bytes).map_err(|e| e.to_string())?;
-    let opts = ObjectOpts { nr_cpus, vars: setup.vars().collect() };
-    let mut loaded = XdpObject::load(object, &opts).map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e).map(|s| s.to_string())))?;
+    let opts = ObjectOpts {
+        nr_cpus,
+        vars: setup.vars().collect(),
+    };
+    let mut loaded = XdpObject::load(object, &opts).map_err(|e| {
+        format!(
+            "{e}: {:?}",
+            std::error::Error::source(&e).map(|s| s.to_string())
+        )
+    })?;
     for (map, key, value) in setup.map_updates() {
-        let m = loaded.maps().by_name(&map).ok_or_else(|| format!("setup: no map {map}"))?;
-        m.map.update_copy(&key, &value, 0).map_err(|e| format!("setup: map {map}: {e}"))?;
+        let m = loaded
+            .maps()
+            .by_name(&map)
+            .ok_or_else(|| format!("setup: no map {map}"))?;
+        m.map
+            .update_copy(&key, &value, 0)
+            .map_err(|e| format!("setup: map {map}: {e}"))?;
     }
-    let p = loaded.program_mut(prog).ok_or_else(|| format!("no program {prog}"))?;
+    let p = loaded
+        .program_mut(prog)
+        .ok_or_else(|| format!("no program {prog}"))?;
     // SAFETY: the kernel's verifier accepts these objects (this test loads
     // them there too, where bpf(2) is available).
     unsafe { p.trust_unverified() };
     let out = p
-        .test_run(packet, &TestRunOpts { engine, ..TestRunOpts::default() })
+        .test_run(
+            packet,
+            &TestRunOpts {
+                engine,
+                ..TestRunOpts::default()
+            },
+        )
         .map_err(|e| e.to_string())?;
     let obj = loaded.object();
     let maps = loaded
@@ -85,25 +123,41 @@ fn run_rxdp(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8], engine: Engi
             (m.name.clone(), e)
         })
         .collect();
-    Ok(Run { retval: out.retval, data_out: out.data_out, maps })
+    Ok(Run {
+        retval: out.retval,
+        data_out: out.data_out,
+        maps,
+    })
 }
 
 fn kernel_name(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').take(15).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .take(15)
+        .collect()
 }
 
 fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<Run, String> {
     let mut obj = rxdp_object::parse(bytes).map_err(|e| e.to_string())?;
     for (section, name, value) in setup.vars() {
-        obj.set_global_var(&section, &name, &value).map_err(|e| e.to_string())?;
+        obj.set_global_var(&section, &name, &value)
+            .map_err(|e| e.to_string())?;
     }
     let mut maps = Vec::new();
     for d in &obj.maps {
-        let m = KernelMap::create(d.map_type, d.key_size, d.value_size, d.max_entries, d.map_flags, &kernel_name(&d.name))
-            .map_err(|e| format!("map {}: {e}", d.name))?;
+        let m = KernelMap::create(
+            d.map_type,
+            d.key_size,
+            d.value_size,
+            d.max_entries,
+            d.map_flags,
+            &kernel_name(&d.name),
+        )
+        .map_err(|e| format!("map {}: {e}", d.name))?;
         if let Some(init) = &d.initial_value {
             assert_eq!(d.origin, MapOrigin::GlobalData);
-            m.update(&0u32.to_ne_bytes(), init, 0).map_err(|e| e.to_string())?;
+            m.update(&0u32.to_ne_bytes(), init, 0)
+                .map_err(|e| e.to_string())?;
         }
         maps.push(m);
     }
@@ -118,7 +172,8 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
             name: &name,
             ..LoadOptions::default()
         };
-        let k = KernelProg::load(&p.raw_insns(), &opts).map_err(|e| format!("{}: {e}\n{}", p.name, e.log()))?;
+        let k = KernelProg::load(&p.raw_insns(), &opts)
+            .map_err(|e| format!("{}: {e}\n{}", p.name, e.log()))?;
         progs.push((p.name.clone(), k));
     }
     let prog_fd = |name: &str| progs.iter().find(|(n, _)| n == name).map(|(_, p)| p.fd());
@@ -127,7 +182,9 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
         for slot in &d.init_slots {
             if let rxdp_object::SlotTarget::Prog(p) = &slot.target {
                 let fd = prog_fd(p).ok_or_else(|| format!("no program {p}"))?;
-                maps[i].update(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0).map_err(|e| e.to_string())?;
+                maps[i]
+                    .update(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -139,10 +196,16 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
         if let Directive::ProgArray { map, index, prog } = d {
             let i = map_index(map).ok_or_else(|| format!("setup: no map {map}"))?;
             let fd = prog_fd(prog).ok_or_else(|| format!("no program {prog}"))?;
-            maps[i].update(&index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0).map_err(|e| e.to_string())?;
+            maps[i]
+                .update(&index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                .map_err(|e| e.to_string())?;
         }
     }
-    let k = progs.iter().find(|(n, _)| n == prog).map(|(_, p)| p).ok_or_else(|| format!("no program {prog}"))?;
+    let k = progs
+        .iter()
+        .find(|(n, _)| n == prog)
+        .map(|(_, p)| p)
+        .ok_or_else(|| format!("no program {prog}"))?;
     let out = k.test_run(packet, 1).map_err(|e| e.to_string())?;
     let dump = maps
         .iter()
@@ -154,14 +217,24 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
             (obj.maps[i].name.clone(), e)
         })
         .collect();
-    Ok(Run { retval: out.retval, data_out: out.data_out, maps: dump })
+    Ok(Run {
+        retval: out.retval,
+        data_out: out.data_out,
+        maps: dump,
+    })
 }
 
 /// The XDP programs of an object that a packet enters through (tail-call
 /// targets and devmap programs run only from their maps).
 fn entry_programs(bytes: &[u8]) -> Vec<String> {
     let obj = rxdp_object::parse(bytes).unwrap();
-    obj.programs.iter().filter(|p| p.prog_type == 6 && p.expected_attach_type != 33 && p.expected_attach_type != 35).map(|p| p.name.clone()).collect()
+    obj.programs
+        .iter()
+        .filter(|p| {
+            p.prog_type == 6 && p.expected_attach_type != 33 && p.expected_attach_type != 35
+        })
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 #[test]
@@ -177,7 +250,8 @@ fn example_objects_match_the_kernel() {
         for prog in entry_programs(&bytes) {
             for (pkt_name, pkt) in packets() {
                 let what = format!("{name} {prog} on {pkt_name}");
-                let checked = match run_rxdp(&bytes, &setup, &prog, &pkt, Engine::Checked, nr_cpus) {
+                let checked = match run_rxdp(&bytes, &setup, &prog, &pkt, Engine::Checked, nr_cpus)
+                {
                     Ok(r) => r,
                     Err(e) => {
                         failures.push(format!("{what}: rxdp: {e}"));
@@ -185,7 +259,9 @@ fn example_objects_match_the_kernel() {
                     }
                 };
                 let fast = run_rxdp(&bytes, &setup, &prog, &pkt, Engine::Interp, nr_cpus).unwrap();
-                if (fast.retval, &fast.data_out, &fast.maps) != (checked.retval, &checked.data_out, &checked.maps) {
+                if (fast.retval, &fast.data_out, &fast.maps)
+                    != (checked.retval, &checked.data_out, &checked.maps)
+                {
                     failures.push(format!("{what}: interp and checked differ"));
                 }
                 ran += 1;
@@ -200,7 +276,10 @@ fn example_objects_match_the_kernel() {
                                 checked.retval, k.retval, checked.data_out, k.data_out
                             ));
                         } else if k.maps != checked.maps {
-                            failures.push(format!("{what}: maps differ:\n rxdp   {:02x?}\n kernel {:02x?}", checked.maps, k.maps));
+                            failures.push(format!(
+                                "{what}: maps differ:\n rxdp   {:02x?}\n kernel {:02x?}",
+                                checked.maps, k.maps
+                            ));
                         }
                     }
                     Err(e) => failures.push(format!("{what}: kernel: {e}")),
@@ -208,5 +287,10 @@ fn example_objects_match_the_kernel() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures ({ran} runs):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures ({ran} runs):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
