@@ -38,12 +38,15 @@ pub enum ObjectLoadError {
         msg: String,
     },
     /// A program failed to load.
-    #[error("program '{name}' (section {section})")]
+    #[error("program '{name}' (section {section}){source_line}")]
     Program {
         /// The program's name.
         name: String,
         /// Its ELF section.
         section: String,
+        /// Where in the C source the rejected instruction came from, from
+        /// the object's BTF line info (`", at file.c:12: text"`), or empty.
+        source_line: String,
         /// Why.
         source: Box<LoadError>,
     },
@@ -105,9 +108,10 @@ impl XdpObject {
             .iter()
             .filter(|p| p.prog_type == prog_type::XDP && p.autoload)
         {
-            let err = |source| ObjectLoadError::Program {
+            let err = |source: LoadError| ObjectLoadError::Program {
                 name: p.name.clone(),
                 section: p.section.clone(),
+                source_line: source_line(p, &source),
                 source: Box::new(source),
             };
             if let Err(e) = p.check_supported() {
@@ -153,8 +157,14 @@ impl XdpObject {
             name: map.to_string(),
             msg,
         };
-        let outer = self.maps.by_name(map).ok_or_else(|| map_err("no such map".into()))?;
-        let inner_ref = self.maps.get(inner).ok_or_else(|| map_err(format!("slot {index}: no map {inner}")))?;
+        let outer = self
+            .maps
+            .by_name(map)
+            .ok_or_else(|| map_err("no such map".into()))?;
+        let inner_ref = self
+            .maps
+            .get(inner)
+            .ok_or_else(|| map_err(format!("slot {index}: no map {inner}")))?;
         let mim = outer
             .map
             .as_any()
@@ -162,8 +172,13 @@ impl XdpObject {
             .ok_or_else(|| map_err("not a map of maps".into()))?;
         // The id a control-plane lookup reports: rxdp numbers an object's
         // maps by their index.
-        mim.set(&index.to_ne_bytes(), inner as u32, Arc::clone(&inner_ref.map), 0)
-            .map_err(|e| map_err(format!("slot {index}: {e}")))
+        mim.set(
+            &index.to_ne_bytes(),
+            inner as u32,
+            Arc::clone(&inner_ref.map),
+            0,
+        )
+        .map_err(|e| map_err(format!("slot {index}: {e}")))
     }
 
     /// Puts program `prog` of this object at `index` of prog array `map`.
@@ -222,6 +237,21 @@ impl XdpObject {
     pub fn programs(&self) -> impl Iterator<Item = (&str, &XdpProgram)> {
         self.programs.iter().map(|(n, p)| (n.as_str(), p))
     }
+}
+
+/// `", at FILE:LINE: TEXT"` (or without the text, when the object's BTF
+/// has none) for the C source line of the instruction a
+/// verifier error names, when the object has line info for it.
+fn source_line(p: &rxdp_object::Program, e: &LoadError) -> String {
+    let LoadError::Verify(v) = e else {
+        return String::new();
+    };
+    v.pc.and_then(|pc| p.line_of(pc))
+        .map(|l| match l.text.trim() {
+            "" => format!(", at {}:{}", l.file, l.line),
+            text => format!(", at {}:{}: {text}", l.file, l.line),
+        })
+        .unwrap_or_default()
 }
 
 /// The maps layer's definition of an object's map.
