@@ -2,6 +2,7 @@
 
 mod cmd;
 mod error;
+mod events;
 mod input;
 mod load;
 mod mapdump;

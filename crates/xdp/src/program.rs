@@ -148,6 +148,11 @@ impl XdpProgram {
         }
     }
 
+    /// The program's maps, shared with the other programs of its object.
+    pub fn map_table(&self) -> &Arc<MapTable> {
+        &self.maps
+    }
+
     /// The program's maps.
     pub fn maps(&self) -> &MapTable {
         &self.maps

@@ -1,12 +1,15 @@
 //! `rxdp test-run`: the counterpart of BPF_PROG_TEST_RUN.
 
 use crate::error::{CliResult, program, usage};
+use crate::events::PrintSink;
 use crate::input::{hex, read_packet};
 use crate::load::{load, read_setup};
 use crate::mapdump::{map_dump_json, print_map_dump};
 use clap::ValueEnum;
+use rxdp_xdp::helpers::{EventSink, HelperEnv};
 use rxdp_xdp::{Engine, TestRunOpts};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Engines selectable on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,12 +83,20 @@ pub(crate) fn run(a: Args) -> CliResult {
         // and was warned above that nothing proved it safe.
         unsafe { loaded.program_mut().trust_unverified() };
     }
+    let sink = Arc::new(PrintSink::default());
+    sink.attach(Arc::clone(loaded.program().map_table()));
+    let env = HelperEnv {
+        sink: Arc::clone(&sink) as Arc<dyn EventSink>,
+        ..HelperEnv::deterministic()
+    };
     let opts = TestRunOpts {
         engine,
         repeat: a.repeat,
+        env: Some(Arc::new(env)),
         ..TestRunOpts::default()
     };
     let out = loaded.program().test_run(&packet, &opts).map_err(program)?;
+    sink.drain_all();
     if a.json {
         let mut v = serde_json::json!({
             "retval": out.retval,

@@ -44,13 +44,13 @@ pub mod trace;
 
 use crate::ctx::XdpContext;
 use crate::maps::{MapRef, MapTable};
-use env::{HelperEnv, Prandom};
+use env::Prandom;
 use mem::{ArgCheck, Dir};
 use rxdp_interp::Interpreter;
 use rxdp_interp::{Env, HelperCtx, HelperError, Region, RegionKind, TailCallSlot, TailTarget};
 use rxdp_isa::helper_id as hid;
 
-pub use env::{Clock, Device, Devices, EventSink, PerfEvent, RecordingSink};
+pub use env::{Clock, Device, Devices, EventSink, HelperEnv, PerfEvent, RecordingSink};
 pub use redirect::Redirect;
 
 /// What a helper call sees of the interpreter: granting memory, running
