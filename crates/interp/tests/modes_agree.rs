@@ -8,23 +8,6 @@ use proptest::prelude::*;
 use rxdp_interp::{Interpreter, Stack};
 use rxdp_isa::{AluOp, Endian, Insn, Operand, Reg, Size, Width};
 
-const ALU_OPS: [AluOp; 14] = [
-    AluOp::Add,
-    AluOp::Sub,
-    AluOp::Mul,
-    AluOp::Div,
-    AluOp::Sdiv,
-    AluOp::Mod,
-    AluOp::Smod,
-    AluOp::Or,
-    AluOp::And,
-    AluOp::Lsh,
-    AluOp::Rsh,
-    AluOp::Arsh,
-    AluOp::Xor,
-    AluOp::Mov,
-];
-
 fn width() -> impl Strategy<Value = Width> {
     prop_oneof![Just(Width::W32), Just(Width::W64)]
 }
@@ -43,9 +26,9 @@ fn operand() -> impl Strategy<Value = Operand> {
 
 fn alu_insn() -> impl Strategy<Value = Insn> {
     prop_oneof![
-        8 => (width(), 0..ALU_OPS.len(), gp_reg(), operand()).prop_map(|(width, i, dst, src)| Insn::Alu {
+        8 => (width(), 0..AluOp::ALL.len(), gp_reg(), operand()).prop_map(|(width, i, dst, src)| Insn::Alu {
             width,
-            op: ALU_OPS[i],
+            op: AluOp::ALL[i],
             dst,
             src,
         }),

@@ -152,6 +152,26 @@ pub enum AluOp {
     Mov,
 }
 
+impl AluOp {
+    /// Every operation, in encoding order.
+    pub const ALL: [AluOp; 14] = [
+        AluOp::Add,
+        AluOp::Sub,
+        AluOp::Mul,
+        AluOp::Div,
+        AluOp::Sdiv,
+        AluOp::Mod,
+        AluOp::Smod,
+        AluOp::Or,
+        AluOp::And,
+        AluOp::Lsh,
+        AluOp::Rsh,
+        AluOp::Arsh,
+        AluOp::Xor,
+        AluOp::Mov,
+    ];
+}
+
 /// Byte-order operations (`BPF_END`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Endian {
@@ -189,6 +209,23 @@ pub enum Cond {
     Slt,
     /// Signed `s<=`
     Sle,
+}
+
+impl Cond {
+    /// Every condition, in encoding order.
+    pub const ALL: [Cond; 11] = [
+        Cond::Eq,
+        Cond::Gt,
+        Cond::Ge,
+        Cond::Set,
+        Cond::Ne,
+        Cond::Sgt,
+        Cond::Sge,
+        Cond::Lt,
+        Cond::Le,
+        Cond::Slt,
+        Cond::Sle,
+    ];
 }
 
 /// Atomic read-modify-write operations.

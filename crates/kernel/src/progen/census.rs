@@ -166,39 +166,12 @@ impl Census {
     pub fn expected() -> Vec<String> {
         let mut out = Vec::new();
         for width in ["32", "64"] {
-            for op in [
-                AluOp::Add,
-                AluOp::Sub,
-                AluOp::Mul,
-                AluOp::Div,
-                AluOp::Sdiv,
-                AluOp::Mod,
-                AluOp::Smod,
-                AluOp::Or,
-                AluOp::And,
-                AluOp::Lsh,
-                AluOp::Rsh,
-                AluOp::Arsh,
-                AluOp::Xor,
-                AluOp::Mov,
-            ] {
+            for op in AluOp::ALL {
                 for s in ["k", "x"] {
                     out.push(format!("alu{width}.{}.{s}", alu_name(op)));
                 }
             }
-            for c in [
-                Cond::Eq,
-                Cond::Gt,
-                Cond::Ge,
-                Cond::Set,
-                Cond::Ne,
-                Cond::Sgt,
-                Cond::Sge,
-                Cond::Lt,
-                Cond::Le,
-                Cond::Slt,
-                Cond::Sle,
-            ] {
+            for c in Cond::ALL {
                 for s in ["k", "x"] {
                     out.push(format!("jmp{width}.{}.{s}", cond_name(c)));
                 }

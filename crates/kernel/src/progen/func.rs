@@ -18,37 +18,6 @@ const DATA_END_SPILL: i16 = -16;
 /// The largest mask applied to a variable packet offset.
 pub(crate) const MAX_VAR_OFF: usize = 63;
 
-const ALU_OPS: [AluOp; 14] = [
-    AluOp::Add,
-    AluOp::Sub,
-    AluOp::Mul,
-    AluOp::Div,
-    AluOp::Sdiv,
-    AluOp::Mod,
-    AluOp::Smod,
-    AluOp::Or,
-    AluOp::And,
-    AluOp::Lsh,
-    AluOp::Rsh,
-    AluOp::Arsh,
-    AluOp::Xor,
-    AluOp::Mov,
-];
-
-const CONDS: [Cond; 11] = [
-    Cond::Eq,
-    Cond::Gt,
-    Cond::Ge,
-    Cond::Set,
-    Cond::Ne,
-    Cond::Sgt,
-    Cond::Sge,
-    Cond::Lt,
-    Cond::Le,
-    Cond::Slt,
-    Cond::Sle,
-];
-
 const SIZES: [Size; 4] = [Size::B, Size::H, Size::W, Size::DW];
 
 /// The families an item is drawn from; the order of [`Family::ALL`] is
@@ -438,7 +407,7 @@ impl<'a> FuncGen<'a> {
 
     fn alu(&mut self) {
         let width = self.width();
-        let op = self.rng.pick(&ALU_OPS);
+        let op = self.rng.pick(&AluOp::ALL);
         let bits = match width {
             Width::W32 => 32,
             Width::W64 => 64,
@@ -682,7 +651,7 @@ impl<'a> FuncGen<'a> {
     /// A conditional jump on scalars with a placeholder offset.
     fn condition(&mut self) -> Insn {
         let width = self.width();
-        let cond = self.rng.pick(&CONDS);
+        let cond = self.rng.pick(&Cond::ALL);
         let dst = self.scalar();
         let src = if self.rng.chance(1, 2) {
             Operand::Reg(self.scalar())
