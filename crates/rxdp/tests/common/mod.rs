@@ -96,13 +96,35 @@ pub struct Outcome {
     pub maps: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
+/// Elements to put in maps before a run: (map index, key, value).
+pub type MapSetup = [(usize, Vec<u8>, Vec<u8>)];
+
 /// Runs `insns` on `packet` with a fresh set of maps in rxdp's `engine`.
 pub fn run_rxdp(insns: &[Insn], maps: &[MapDecl], packet: &[u8], engine: Engine) -> Outcome {
+    run_rxdp_with(insns, maps, &[], packet, engine)
+}
+
+/// [`run_rxdp`] with map elements set first.
+pub fn run_rxdp_with(
+    insns: &[Insn],
+    maps: &[MapDecl],
+    setup: &MapSetup,
+    packet: &[u8],
+    engine: Engine,
+) -> Outcome {
     let mut prog = XdpProgram::load(insns, maps).unwrap_or_else(|e| panic!("rxdp load: {e}"));
     // SAFETY: the programs these tests run are accepted by the kernel's
     // verifier (checked by the same tests where bpf(2) is available), or
     // are the project's own examples.
     unsafe { prog.trust_unverified() };
+    for (i, k, v) in setup {
+        prog.maps()
+            .get(*i)
+            .expect("setup names a map")
+            .map
+            .update_copy(k, v, 0)
+            .unwrap();
+    }
     let opts = TestRunOpts {
         engine,
         ..TestRunOpts::default()
@@ -114,7 +136,7 @@ pub fn run_rxdp(insns: &[Insn], maps: &[MapDecl], packet: &[u8], engine: Engine)
         .maps()
         .iter()
         .map(|m| {
-            let mut entries = rxdp_maps::dump(&*m.map).unwrap();
+            let mut entries = rxdp_maps::dump(&*m.map).unwrap_or_default();
             entries.sort();
             entries
         })
@@ -158,12 +180,25 @@ pub fn load_kernel(
 
 /// Runs `insns` on `packet` in the kernel with fresh maps.
 pub fn run_kernel(insns: &[Insn], maps: &[MapDecl], packet: &[u8]) -> Result<Outcome, String> {
+    run_kernel_with(insns, maps, &[], packet)
+}
+
+/// [`run_kernel`] with map elements set first.
+pub fn run_kernel_with(
+    insns: &[Insn],
+    maps: &[MapDecl],
+    setup: &MapSetup,
+    packet: &[u8],
+) -> Result<Outcome, String> {
     let (prog, kmaps) = load_kernel(insns, maps)?;
+    for (i, k, v) in setup {
+        kmaps[*i].update(k, v, 0).map_err(|e| e.to_string())?;
+    }
     let out = prog.test_run(packet, 1).map_err(|e| e.to_string())?;
     let maps = kmaps
         .iter()
         .map(|m| {
-            let mut entries = m.dump().unwrap();
+            let mut entries = m.dump().unwrap_or_default();
             entries.sort();
             entries
         })
