@@ -14,6 +14,7 @@ use crate::helpers::Redirect;
 use crate::helpers::env::HelperEnv;
 use crate::program::XdpProgram;
 use rxdp_interp::Fault;
+use rxdp_maps::Domain;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -122,6 +123,10 @@ impl XdpProgram {
         let mut buff = XdpBuff::new(packet, opts.ingress_ifindex, opts.rx_queue_index)?;
         let repeat = opts.repeat.max(1);
         let mut retval = 0;
+        // The caller's thread is no datapath worker: a read section keeps
+        // what the runs reach (map elements, prog array entries) from being
+        // reclaimed under them.
+        let _rcu = Domain::global().read_lock();
         let start = Instant::now();
         for run in 1..=repeat {
             retval = runner
