@@ -18,7 +18,7 @@ use crate::check::MemCheck;
 use crate::env::{Env, HelperError};
 use crate::fault::{Access, Fault, FaultKind};
 use crate::prepare::{AtomicKind, Interpreter, Op, OpCode};
-use crate::stack::{CallFrame, MAX_CALL_FRAMES, RunCounters, STACK_FRAME_SIZE, Stack};
+use crate::stack::{CallFrame, MAX_CALL_FRAMES, STACK_FRAME_SIZE, Stack};
 use crate::tail_call::tail_call;
 
 impl Interpreter {
@@ -108,12 +108,10 @@ impl Interpreter {
         env: &mut E,
         max_insns: u64,
     ) -> Result<u64, Fault> {
-        stack.counters = RunCounters {
-            budget: max_insns,
-            max_insns,
-            tail_calls: 0,
-        };
+        stack.counters.tail_calls = 0;
         if CHECKED {
+            stack.counters.budget = max_insns;
+            stack.counters.max_insns = max_insns;
             stack.regions.clear();
             stack.granted.clear();
             env.regions(&mut stack.regions);
@@ -330,8 +328,8 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             match legacy_load::<E, $t>(env, $off) {
                 Ok(Some(v)) => r!(0) = v,
                 // Out of the packet: `r0 = 0; exit`, as the kernel's
-                // rewrite (`bpf_gen_ld_abs`, net/core/filter.c) does:
-                // the current frame returns 0.
+                // rewrite (`bpf_gen_ld_abs`, net/core/filter.c) does: the
+                // current frame returns 0.
                 Ok(None) => {
                     r!(0) = 0;
                     exit!();
@@ -483,14 +481,17 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             OpCode::Jsle32K => jmp!(K, |a, b| a as i32 <= b as i32),
             OpCode::Jsle32X => jmp!(X, |a, b| a as i32 <= b as i32),
 
-            OpCode::CallHelper => {
-                let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
-                helper!(op.imm as u32, args);
-            }
-            OpCode::Callx => {
-                let target = r!(op.dst);
-                let Ok(id) = u32::try_from(target) else {
-                    fault!(FaultKind::BadCallx { target });
+            // One arm for both, so that the helper call (the environment's
+            // `call_helper` inlined) is emitted once: a smaller loop.
+            OpCode::CallHelper | OpCode::Callx => {
+                let id = if op.code == OpCode::CallHelper {
+                    op.imm as u32
+                } else {
+                    let target = r!(op.dst);
+                    let Ok(id) = u32::try_from(target) else {
+                        fault!(FaultKind::BadCallx { target });
+                    };
+                    id
                 };
                 let args = [r!(1), r!(2), r!(3), r!(4), r!(5)];
                 helper!(id, args);

@@ -73,6 +73,9 @@ pub struct Stack {
 // so pointers left over from an earlier run, possibly on another thread,
 // are never dereferenced.
 unsafe impl Send for Stack {}
+// SAFETY: as for `Send`; through `&Stack` only the stack bytes can be
+// read, never the pointers.
+unsafe impl Sync for Stack {}
 
 impl Stack {
     /// A zeroed stack.
