@@ -11,6 +11,11 @@
 //!
 //! A per-CPU array keeps one such array per CPU (worker); programs see
 //! their own CPU's copy, the control plane all copies.
+//!
+//! A plain array's values may hold a `bpf_spin_lock` ([`ArrayMap::new_with_lock`]):
+//! then updates never write the lock word, `BPF_F_LOCK` updates and
+//! lookups copy under the lock, and control-plane lookups read the lock
+//! word as zero (see the `spin_lock` module).
 
 use std::any::Any;
 
@@ -22,6 +27,7 @@ use crate::flags::{
 };
 use crate::map::Map;
 use crate::map_type;
+use crate::spin_lock::SpinLockField;
 use crate::storage::ValueArena;
 
 /// The kernel's `PCPU_MIN_UNIT_SIZE`: the largest per-CPU value (32 KiB).
@@ -35,6 +41,8 @@ pub struct ArrayMap {
     planes: u32,
     percpu: bool,
     values: ValueArena,
+    /// The values' `bpf_spin_lock`, if they hold one.
+    lock: Option<SpinLockField>,
 }
 
 impl ArrayMap {
@@ -42,6 +50,17 @@ impl ArrayMap {
     /// the kernel's `array_map_alloc_check` rules; `nr_cpus` matters for
     /// per-CPU arrays only.
     pub fn new(def: &MapDef, nr_cpus: u32) -> Result<Self, MapError> {
+        Self::new_with_lock(def, nr_cpus, None)
+    }
+
+    /// [`ArrayMap::new`] for values holding a `bpf_spin_lock` at byte
+    /// `spin_lock_off` (when `Some`): plain arrays only (`-EOPNOTSUPP`
+    /// for per-CPU ones), the lock a 4-byte aligned word of the value.
+    pub fn new_with_lock(
+        def: &MapDef,
+        nr_cpus: u32,
+        spin_lock_off: Option<u32>,
+    ) -> Result<Self, MapError> {
         let percpu = match def.map_type {
             map_type::ARRAY => false,
             map_type::PERCPU_ARRAY => true,
@@ -50,6 +69,9 @@ impl ArrayMap {
             }
         };
         check_def(def, percpu, nr_cpus)?;
+        let lock = spin_lock_off
+            .map(|off| SpinLockField::new(def, off))
+            .transpose()?;
         let planes = if percpu { nr_cpus } else { 1 };
         let entries = def.max_entries as usize;
         let oom = |bytes: u64| MapError::NoMemory {
@@ -64,6 +86,7 @@ impl ArrayMap {
             planes,
             percpu,
             values,
+            lock,
         })
     }
 
@@ -108,10 +131,28 @@ impl ArrayMap {
         if flags & BPF_NOEXIST != 0 {
             return Err(MapError::Exists);
         }
-        if flags & BPF_F_LOCK != 0 {
+        if flags & BPF_F_LOCK != 0 && self.lock.is_none() {
             return Err(MapError::LockWithoutSpinLock);
         }
         Ok(index)
+    }
+
+    /// Writes one CPU's value `src` into element `index`: all of it, or,
+    /// when the values hold a spin lock, all but the lock word, under the
+    /// lock for `BPF_F_LOCK` (`array_map_update_elem`).
+    fn store(&self, index: usize, plane: usize, src: &[u8], flags: u64) {
+        let (Some(lock), Some(dst)) = (self.lock, self.values.slot_ptr(index, plane)) else {
+            self.values.write(index, plane, src);
+            return;
+        };
+        // SAFETY: `dst` is element `index`'s value, which lives as long as
+        // the map; `src` is at most `value_size` bytes (checked by callers).
+        unsafe {
+            match flags & BPF_F_LOCK {
+                0 => lock.copy_in(dst, src),
+                _ => lock.copy_in_locked(dst, src),
+            }
+        }
     }
 }
 
@@ -174,7 +215,7 @@ impl Map for ArrayMap {
             cpu,
             nr_cpus: self.planes,
         })?;
-        self.values.write(index, plane, value);
+        self.store(index, plane, value, flags);
         Ok(())
     }
 
@@ -210,7 +251,12 @@ impl Map for ArrayMap {
     }
 
     fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
-        self.def.check_sys_lookup()?;
+        self.lookup_copy_flags(key, 0)
+    }
+
+    fn lookup_copy_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        self.def
+            .check_sys_lookup_flags(flags, self.lock.is_some())?;
         self.def.check_key(key)?;
         let index = self.index(key).ok_or(MapError::NoEntry)?;
         let mut out = vec![0; self.user_value_size()];
@@ -223,13 +269,22 @@ impl Map for ArrayMap {
             out.len()
         };
         for (cpu, dst) in out.chunks_mut(chunk).enumerate() {
-            self.values.read(index, cpu, dst);
+            match (self.lock, self.values.slot_ptr(index, cpu)) {
+                // SAFETY: `src` is element `index`'s value, live as long as
+                // the map; `dst` is `value_size` bytes (a plain array's).
+                (Some(lock), Some(src)) => unsafe {
+                    lock.copy_out(src, dst, flags & BPF_F_LOCK != 0)
+                },
+                _ => {
+                    self.values.read(index, cpu, dst);
+                }
+            }
         }
         Ok(out)
     }
 
     fn update_copy(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        self.def.check_sys_update(flags)?;
+        self.def.check_sys_update_lock(flags, self.lock.is_some())?;
         let index = self.check_update(key, flags)?;
         MapDef::check_value(value, self.user_value_size())?;
         let chunk = if self.percpu {
@@ -238,9 +293,13 @@ impl Map for ArrayMap {
             value.len()
         };
         for (cpu, src) in value.chunks(chunk).enumerate() {
-            self.values.write(index, cpu, src);
+            self.store(index, cpu, src, flags);
         }
         Ok(())
+    }
+
+    fn spin_lock_off(&self) -> Option<u32> {
+        self.lock.map(SpinLockField::off)
     }
 
     fn direct_value_addr(&self) -> Option<u64> {

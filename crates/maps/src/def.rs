@@ -89,15 +89,20 @@ impl MapDef {
         check_len(value, expected).map_err(|got| MapError::ValueSize { expected, got })
     }
 
-    /// The checks `bpf(2)` makes before a control-plane update reaches the
-    /// map: `BPF_F_RDONLY` maps refuse with `-EPERM`, `BPF_F_LOCK` without a
-    /// spin lock in the value with `-EINVAL` (no value has one yet: rxdp
-    /// does not read value BTF).
+    /// The checks `bpf(2)` makes before a control-plane update reaches a
+    /// map whose values hold no spin lock: `BPF_F_RDONLY` maps refuse
+    /// with `-EPERM`, `BPF_F_LOCK` with `-EINVAL`.
     pub(crate) fn check_sys_update(&self, flags: u64) -> Result<(), MapError> {
+        self.check_sys_update_lock(flags, false)
+    }
+
+    /// [`MapDef::check_sys_update`] for a map whose values hold a
+    /// `bpf_spin_lock` when `has_lock`, which makes `BPF_F_LOCK` valid.
+    pub(crate) fn check_sys_update_lock(&self, flags: u64, has_lock: bool) -> Result<(), MapError> {
         if self.flags & BPF_F_RDONLY != 0 {
             return Err(MapError::ReadOnly);
         }
-        if flags & BPF_F_LOCK != 0 {
+        if flags & BPF_F_LOCK != 0 && !has_lock {
             return Err(MapError::LockWithoutSpinLock);
         }
         Ok(())
@@ -110,6 +115,24 @@ impl MapDef {
             return Err(MapError::ReadOnly);
         }
         Ok(())
+    }
+
+    /// The checks of `BPF_MAP_LOOKUP_ELEM` with `flags`, in the kernel's
+    /// order (syscall.c `map_lookup_elem`): flags other than `BPF_F_LOCK`
+    /// are `-EINVAL`, as is `BPF_F_LOCK` when the value has no spin lock
+    /// (`!has_lock`); then the `BPF_F_WRONLY` check.
+    pub(crate) fn check_sys_lookup_flags(
+        &self,
+        flags: u64,
+        has_lock: bool,
+    ) -> Result<(), MapError> {
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::BadFlags { flags });
+        }
+        if flags & BPF_F_LOCK != 0 && !has_lock {
+            return Err(MapError::LockWithoutSpinLock);
+        }
+        self.check_sys_lookup()
     }
 }
 

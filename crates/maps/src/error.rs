@@ -192,6 +192,16 @@ pub enum MapError {
         /// The map's length.
         max_entries: u32,
     },
+    /// A `bpf_spin_lock` in the value of a map type that may not hold one
+    /// (`-EOPNOTSUPP`, the kernel's `map_check_btf`): only plain arrays
+    /// and hash maps may.
+    #[error("map {name:?}: a {} value cannot hold a bpf_spin_lock (only array and hash maps)", crate::map_type::describe(*.map_type))]
+    SpinLockNotAllowed {
+        /// The map's name.
+        name: String,
+        /// The `BPF_MAP_TYPE_*` number.
+        map_type: u32,
+    },
     /// A map type rxdp does not implement yet (`-EINVAL`, as the kernel
     /// answers for a type it was built without).
     #[error("map type {} is not supported yet", crate::map_type::describe(*.map_type))]
@@ -258,7 +268,7 @@ impl MapError {
             | Self::UnsupportedType { .. }
             | Self::InvalidDef { .. } => EINVAL,
             Self::ReadOnly => EPERM,
-            Self::OpNotSupported => EOPNOTSUPP,
+            Self::OpNotSupported | Self::SpinLockNotAllowed { .. } => EOPNOTSUPP,
             Self::NoMemory { .. } => ENOMEM,
             Self::NoSpace { .. } => ENOSPC,
             Self::BadHandle { .. } => EBADF,

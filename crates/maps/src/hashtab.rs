@@ -23,6 +23,13 @@
 //! each. Per-CPU hash maps update in place, as the kernel does (each CPU
 //! writes only its own copy).
 //!
+//! A plain hash map's values may hold a `bpf_spin_lock`
+//! ([`HashTab::new_with_lock`]): updates never copy the caller's lock
+//! word (a new element's lock starts free), an update with `BPF_F_LOCK`
+//! of an existing element writes it in place under its lock, as
+//! `htab_map_update_elem` does, and control-plane lookups read the lock
+//! word as zero, copying under the lock with `BPF_F_LOCK`.
+//!
 //! Grace period: the slot of a deleted, replaced or evicted element is
 //! reused only after every worker of the map's `rxdp_rcu::Domain` has
 //! passed a quiescent point, so a value pointer a program holds stays
@@ -55,6 +62,7 @@ use crate::lru::{LruList, LruNode};
 use crate::map::Map;
 use crate::map_type;
 use crate::slots::{NoSlot, SlotPool};
+use crate::spin_lock::SpinLockField;
 
 /// The kernel's `KMALLOC_MAX_SIZE` on x86-64 (4 KiB pages, page order 10).
 pub(crate) const KMALLOC_MAX_SIZE: u64 = 4 << 20;
@@ -72,6 +80,8 @@ pub struct HashTab {
     lru: bool,
     /// CPUs with their own copy: `nr_cpus` for per-CPU maps, else 1.
     planes: u32,
+    /// The values' `bpf_spin_lock`, if they hold one (plain hash only).
+    lock: Option<SpinLockField>,
     table: RwLock<Table>,
 }
 
@@ -125,6 +135,19 @@ impl HashTab {
     /// [`HashTab::new`] in grace-period domain `domain`: slots of deleted
     /// elements are reused once its workers have passed quiescent points.
     pub fn new_in(def: &MapDef, nr_cpus: u32, domain: &Arc<Domain>) -> Result<Self, MapError> {
+        Self::new_with_lock(def, nr_cpus, domain, None)
+    }
+
+    /// [`HashTab::new_in`] for values holding a `bpf_spin_lock` at byte
+    /// `spin_lock_off` (when `Some`): plain hash maps only
+    /// (`-EOPNOTSUPP` for per-CPU and LRU ones, as `map_check_btf`), the
+    /// lock a 4-byte aligned word of the value.
+    pub fn new_with_lock(
+        def: &MapDef,
+        nr_cpus: u32,
+        domain: &Arc<Domain>,
+        spin_lock_off: Option<u32>,
+    ) -> Result<Self, MapError> {
         let (percpu, lru) = match def.map_type {
             map_type::HASH => (false, false),
             map_type::PERCPU_HASH => (true, false),
@@ -135,6 +158,9 @@ impl HashTab {
             }
         };
         check_def(def, percpu, lru, nr_cpus)?;
+        let lock = spin_lock_off
+            .map(|off| SpinLockField::new(def, off))
+            .transpose()?;
         let planes = if percpu { nr_cpus } else { 1 };
         let pool = SlotPool::new(def.value_stride(), planes as usize, def.max_entries, domain)
             .map_err(|e| MapError::NoMemory {
@@ -146,6 +172,7 @@ impl HashTab {
             percpu,
             lru,
             planes,
+            lock,
             table: RwLock::new(Table {
                 index: IndexMap::new(),
                 slots: Vec::new(),
@@ -190,15 +217,46 @@ impl HashTab {
         if flags & !lock_ok > BPF_EXIST {
             return Err(MapError::BadFlags { flags });
         }
-        if flags & BPF_F_LOCK != 0 {
+        if flags & BPF_F_LOCK != 0 && self.lock.is_none() {
             return Err(MapError::LockWithoutSpinLock);
         }
         Ok(())
     }
 
+    /// A `BPF_F_LOCK` update of an existing element: the value is written
+    /// in place under its lock. `None` when the key is missing (the
+    /// update then creates the element as any other does).
+    fn update_locked(
+        &self,
+        key: &[u8],
+        src: Source<'_>,
+        flags: u64,
+    ) -> Option<Result<(), MapError>> {
+        let lock = self.lock?;
+        let table = self.read();
+        let slot = *table.index.get(key)?;
+        if flags & !BPF_F_LOCK == BPF_NOEXIST {
+            return Some(Err(MapError::Exists));
+        }
+        let value = match src {
+            Source::OneCpu { value, .. } | Source::AllCpus(value) => value,
+        };
+        let dst = table.pool.values().slot_ptr(slot as usize, 0)?;
+        // SAFETY: `dst` is the live element's value (the table's read lock
+        // keeps it from being retired meanwhile); `value` is `value_size`
+        // bytes (a plain map's, checked by the callers).
+        unsafe { lock.copy_in_locked(dst, value) };
+        Some(Ok(()))
+    }
+
     /// The common body of program and control-plane updates.
     fn update_elem(&self, key: &[u8], src: Source<'_>, flags: u64) -> Result<(), MapError> {
         self.def.check_key(key)?;
+        if flags & BPF_F_LOCK != 0
+            && let Some(done) = self.update_locked(key, src, flags)
+        {
+            return done;
+        }
         let mut table = self.write();
         let table = &mut *table;
         // An LRU update takes a free element before it looks at the key,
@@ -214,8 +272,22 @@ impl HashTab {
             _ => {}
         }
         match old {
+            // The element appeared since `update_locked` looked.
+            Some(slot) if flags & BPF_F_LOCK != 0 => {
+                let dst = table.pool.values().slot_ptr(slot as usize, 0);
+                if let (
+                    Some(lock),
+                    Some(dst),
+                    Source::AllCpus(value) | Source::OneCpu { value, .. },
+                ) = (self.lock, dst, src)
+                {
+                    // SAFETY: as in `update_locked`, under the write lock.
+                    unsafe { lock.copy_in_locked(dst, value) };
+                }
+                Ok(())
+            }
             Some(slot) if self.percpu => {
-                table.write_value(slot, src, false);
+                table.write_value(slot, src, false, None);
                 if let Some(lru) = &table.lru {
                     lru.touch(&table.slots[slot as usize].lru);
                 }
@@ -223,7 +295,7 @@ impl HashTab {
             }
             Some(old) => {
                 let new = self.alloc_slot(table)?;
-                table.write_value(new, src, true);
+                table.write_value(new, src, true, self.lock);
                 table.replace(old, new);
                 Ok(())
             }
@@ -234,7 +306,7 @@ impl HashTab {
                     });
                 }
                 let new = self.alloc_slot(table)?;
-                table.write_value(new, src, true);
+                table.write_value(new, src, true, self.lock);
                 table.link(new, key);
                 Ok(())
             }
@@ -272,12 +344,23 @@ impl HashTab {
 impl Table {
     /// Writes an update's value into `slot`. A fresh slot is zeroed first,
     /// so a per-CPU element a program creates reads zero on other CPUs, as
-    /// the kernel's `pcpu_init_value` does.
-    fn write_value(&self, slot: u32, src: Source<'_>, fresh: bool) {
+    /// the kernel's `pcpu_init_value` does, and a value's spin lock
+    /// (`lock`), which is never copied from the update, starts free.
+    fn write_value(&self, slot: u32, src: Source<'_>, fresh: bool, lock: Option<SpinLockField>) {
         let slot = slot as usize;
         let values = self.pool.values();
         if fresh {
             values.zero(slot);
+        }
+        let value = match src {
+            Source::OneCpu { value, .. } | Source::AllCpus(value) => value,
+        };
+        if let (Some(lock), Some(dst)) = (lock, values.slot_ptr(slot, 0)) {
+            // SAFETY: `dst` is the slot's value, not yet visible to anyone
+            // else; maps with locks are plain, so `value` is `value_size`
+            // bytes.
+            unsafe { lock.copy_in(dst, value) };
+            return;
         }
         match src {
             Source::OneCpu { value, plane } => {
@@ -489,20 +572,38 @@ impl Map for HashTab {
     }
 
     fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
-        self.def.check_sys_lookup()?;
+        self.lookup_copy_flags(key, 0)
+    }
+
+    fn lookup_copy_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        self.def
+            .check_sys_lookup_flags(flags, self.lock.is_some())?;
         self.def.check_key(key)?;
         let mut out = vec![0; self.user_value_size()];
         let stride = self.def.value_stride();
         let table = self.read();
         let slot = *table.index.get(key).ok_or(MapError::NoEntry)? as usize;
         for (plane, dst) in out.chunks_mut(stride).enumerate() {
-            table.pool.values().read(slot, plane, dst);
+            match (self.lock, table.pool.values().slot_ptr(slot, plane)) {
+                // SAFETY: `src` is the live element's value (the read lock
+                // keeps it); `dst` is `value_size` bytes (a plain map's).
+                (Some(lock), Some(src)) => unsafe {
+                    lock.copy_out(src, dst, flags & BPF_F_LOCK != 0)
+                },
+                _ => {
+                    table.pool.values().read(slot, plane, dst);
+                }
+            }
         }
         Ok(out)
     }
 
+    fn spin_lock_off(&self) -> Option<u32> {
+        self.lock.map(SpinLockField::off)
+    }
+
     fn update_copy(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        self.def.check_sys_update(flags)?;
+        self.def.check_sys_update_lock(flags, self.lock.is_some())?;
         self.check_flags(flags)?;
         MapDef::check_value(value, self.user_value_size())?;
         self.update_elem(key, Source::AllCpus(value), flags)

@@ -9,6 +9,7 @@
 //! | [`hashtab`] (+ `lru`) | `HASH`, `PERCPU_HASH`, `LRU_HASH`, `LRU_PERCPU_HASH` | hashtab.c, bpf_lru_list.c |
 //! | [`lpm_trie`] | `LPM_TRIE` | lpm_trie.c |
 //! | [`prog_array`] | `PROG_ARRAY` | arraymap.c (fd arrays) |
+//! | [`perf_event_array`] | `PERF_EVENT_ARRAY` | arraymap.c (fd arrays) |
 //! | [`devmap`] | `DEVMAP`, `DEVMAP_HASH` | devmap.c |
 //! | [`cpumap`] | `CPUMAP` | cpumap.c |
 //! | [`xskmap`] | `XSKMAP` | net/xdp/xskmap.c |
@@ -18,8 +19,10 @@
 //! | [`map_in_map`] | `ARRAY_OF_MAPS`, `HASH_OF_MAPS` | map_in_map.c |
 //!
 //! [`create`] is `BPF_MAP_CREATE`: it checks a [`MapDef`] and builds the map
-//! its type names; [`create_with`] adds `map_extra` and an inner-map
-//! template. [`Registry`] pins maps by name and reuses them as libbpf does.
+//! its type names; [`create_with`] adds `map_extra`, an inner-map
+//! template and the offset of a `bpf_spin_lock` in the values
+//! ([`spin_lock`]). [`Registry`] pins maps by name and reuses them as
+//! libbpf does.
 //!
 //! Programs reach maps through helpers and get raw pointers to values,
 //! which stay valid while the element lives; errors become the kernel's
@@ -58,11 +61,13 @@ pub mod lpm_trie;
 mod lru;
 pub mod map;
 pub mod map_in_map;
+pub mod perf_event_array;
 pub mod prog_array;
 pub mod queue_stack;
 pub mod registry;
 pub mod ringbuf;
 mod slots;
+pub mod spin_lock;
 mod storage;
 pub mod xskmap;
 
@@ -83,6 +88,7 @@ pub use hashtab::HashTab;
 pub use lpm_trie::LpmTrie;
 pub use map::{Map, ProgRef};
 pub use map_in_map::MapInMap;
+pub use perf_event_array::PerfEventArray;
 pub use prog_array::ProgArray;
 pub use queue_stack::QueueStack;
 pub use registry::Registry;
@@ -121,11 +127,18 @@ pub struct CreateExtra {
     /// The inner-map template of an array or hash of maps (the kernel's
     /// `inner_map_fd`).
     pub inner_map: Option<MapDef>,
+    /// The offset of the `bpf_spin_lock` in the values, which the kernel
+    /// finds in the value's BTF (`btf_value_type_id`): plain arrays and
+    /// hash maps only (`-EOPNOTSUPP` for other types), a 4-byte aligned
+    /// word inside the value (`-EINVAL`).
+    pub spin_lock_off: Option<u32>,
 }
 
 /// [`create_in`] with the attributes of [`CreateExtra`]. A map of maps
 /// without a template fails with `-EBADF`, as a bad `inner_map_fd` does;
-/// `map_extra` on a map other than a bloom filter with `-EINVAL`.
+/// `map_extra` on a map other than a bloom filter with `-EINVAL`; a spin
+/// lock in the values of a map other than a plain array or hash map with
+/// `-EOPNOTSUPP`.
 pub fn create_with(
     def: &MapDef,
     nr_cpus: u32,
@@ -138,11 +151,21 @@ pub fn create_with(
             reason: "map_extra is for bloom filters only".into(),
         });
     }
+    let lock = extra.spin_lock_off;
+    if lock.is_some() && !matches!(def.map_type, map_type::ARRAY | map_type::HASH) {
+        return Err(MapError::SpinLockNotAllowed {
+            name: def.name.clone(),
+            map_type: def.map_type,
+        });
+    }
     Ok(match def.map_type {
-        map_type::ARRAY | map_type::PERCPU_ARRAY => Arc::new(ArrayMap::new(def, nr_cpus)?),
-        map_type::HASH | map_type::PERCPU_HASH | map_type::LRU_HASH | map_type::LRU_PERCPU_HASH => {
-            Arc::new(HashTab::new_in(def, nr_cpus, domain)?)
+        map_type::ARRAY | map_type::PERCPU_ARRAY => {
+            Arc::new(ArrayMap::new_with_lock(def, nr_cpus, lock)?)
         }
+        map_type::HASH | map_type::PERCPU_HASH | map_type::LRU_HASH | map_type::LRU_PERCPU_HASH => {
+            Arc::new(HashTab::new_with_lock(def, nr_cpus, domain, lock)?)
+        }
+        map_type::PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(def)?),
         map_type::LPM_TRIE => Arc::new(LpmTrie::new_in(def, domain)?),
         map_type::PROG_ARRAY => Arc::new(ProgArray::new_in(def, domain)?),
         map_type::DEVMAP | map_type::DEVMAP_HASH => Arc::new(DevMap::new_in(def, domain)?),
@@ -168,8 +191,9 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 /// Every element of `map` as (key, value) pairs in iteration order, the
 /// values as the control plane sees them (per-CPU maps: every CPU's value,
 /// each rounded up to 8 bytes). An element deleted during the walk is
-/// skipped. Maps without keys (ring buffers, queues, stacks, bloom
-/// filters) dump as empty.
+/// skipped, as are elements whose values the control plane cannot read
+/// (a perf event array's, `-ENOTSUPP`). Maps without keys (ring buffers,
+/// queues, stacks, bloom filters) dump as empty.
 pub fn dump(map: &dyn Map) -> Result<Vec<Entry>, MapError> {
     if map.def().key_size == 0 {
         return Ok(Vec::new());
@@ -185,7 +209,7 @@ pub fn dump(map: &dyn Map) -> Result<Vec<Entry>, MapError> {
         }
         match map.lookup_copy(&next) {
             Ok(v) => out.push((next.clone(), v)),
-            Err(MapError::NoEntry) => {}
+            Err(MapError::NoEntry | MapError::NotSupp) => {}
             Err(e) => return Err(e),
         }
         key = Some(next.clone());

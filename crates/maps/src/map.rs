@@ -81,6 +81,20 @@ pub trait Map: Send + Sync + fmt::Debug {
     /// ([`Map::user_value_size`] bytes), `-ENOENT` when it is missing.
     fn lookup_copy(&self, key: &[u8]) -> Result<Vec<u8>, MapError>;
 
+    /// `BPF_MAP_LOOKUP_ELEM` with `flags`: `BPF_F_LOCK` copies the value
+    /// under its `bpf_spin_lock` (`-EINVAL` when the value has none, as
+    /// for any other flag); 0 is [`Map::lookup_copy`].
+    fn lookup_copy_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        self.def().check_sys_lookup_flags(flags, false)?;
+        self.lookup_copy(key)
+    }
+
+    /// The offset of the `bpf_spin_lock` in the map's values (the
+    /// kernel's `btf_record.spin_lock_off`), `None` when they hold none.
+    fn spin_lock_off(&self) -> Option<u32> {
+        None
+    }
+
     /// `BPF_MAP_UPDATE_ELEM`: stores `value` ([`Map::user_value_size`]
     /// bytes, every CPU's copy for per-CPU maps) under `key`.
     fn update_copy(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError>;

@@ -26,6 +26,7 @@ fn bloom(max_entries: u32, hashes: u64) -> Arc<dyn Map> {
     let extra = CreateExtra {
         map_extra: hashes,
         inner_map: None,
+        ..CreateExtra::default()
     };
     create_with(&def(max_entries, 0), 1, Domain::global(), &extra).unwrap()
 }
@@ -82,6 +83,7 @@ fn flags_and_creation_follow_the_kernel() {
         let extra = CreateExtra {
             map_extra: extra,
             inner_map: None,
+            ..CreateExtra::default()
         };
         create_with(&d, 1, Domain::global(), &extra)
             .unwrap_err()

@@ -37,6 +37,7 @@ fn outer(map_type: u32, key_size: u32, template: MapDef, domain: &Arc<Domain>) -
     let extra = CreateExtra {
         map_extra: 0,
         inner_map: Some(template),
+        ..CreateExtra::default()
     };
     create_with(&def, 1, domain, &extra).unwrap()
 }
@@ -135,6 +136,7 @@ fn inner_maps_must_match_the_template() {
     let extra = CreateExtra {
         map_extra: 0,
         inner_map: Some(nested.clone()),
+        ..CreateExtra::default()
     };
     assert_eq!(
         create_with(&nested, 1, &domain, &extra)
