@@ -278,8 +278,15 @@ fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadErro
         let extra = CreateExtra {
             map_extra: d.map_extra,
             inner_map: d.inner.as_deref().map(map_def),
+            ..CreateExtra::default()
         };
-        let map = rxdp_maps::create_with(&map_def(d), nr_cpus, Domain::global(), &extra)
+        let mut def = map_def(d);
+        // libbpf's map_set_def_max_entries: a perf event array without a
+        // size gets one slot per CPU.
+        if def.map_type == rxdp_maps::map_type::PERF_EVENT_ARRAY && def.max_entries == 0 {
+            def.max_entries = nr_cpus;
+        }
+        let map = rxdp_maps::create_with(&def, nr_cpus, Domain::global(), &extra)
             .map_err(|e| err(e.to_string()))?;
         if let Some(init) = &d.initial_value {
             debug_assert_eq!(d.origin, MapOrigin::GlobalData);

@@ -3,13 +3,23 @@
 //! first bytes of the packet (the upper 32 bits of the flags,
 //! `BPF_F_CTXLEN_MASK`) goes to the perf event array's entry for a CPU.
 //! rxdp has no perf ring buffers: records go to the environment's sink,
-//! every index below `max_entries` counting as an open perf event.
+//! for every slot of the array the control plane has set
+//! ([`rxdp_maps::PerfEventArray`]).
+//!
+//! Errors, in the kernel's order (`bpf_xdp_event_output`,
+//! `__bpf_perf_event_output`): flags outside the index and ctx-len
+//! fields `-EINVAL`, more packet bytes than the packet has `-EFAULT`, an
+//! index at or past `max_entries` `-E2BIG`, an empty slot `-ENOENT`. The
+//! kernel also refuses an event opened on another CPU (`-EOPNOTSUPP`);
+//! rxdp's slots hold no CPU, so any set slot takes records from any
+//! worker.
 
 use super::env::PerfEvent;
 use super::packet::e;
 use super::{Ctx, XdpEnv, errno};
 use rxdp_interp::HelperError;
 use rxdp_isa::helper_id as hid;
+use rxdp_maps::PerfEventArray;
 
 /// `BPF_F_INDEX_MASK`: the array index in the flags.
 pub const BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
@@ -20,6 +30,8 @@ pub const BPF_F_CTXLEN_MASK: u64 = 0xfffff << 32;
 
 /// `E2BIG`.
 const E2BIG: i32 = 7;
+/// `ENOENT`.
+const ENOENT: i32 = 2;
 
 /// `long bpf_perf_event_output(ctx, map, u64 flags, void *data, u64 size)`
 /// (25).
@@ -32,7 +44,7 @@ pub fn perf_event_output(
     env.check_ctx(id, a[0])?;
     let (_, m) = env.map(id, a[1])?;
     let def = m.map.def();
-    if def.map_type != rxdp_maps::map_type::PERF_EVENT_ARRAY {
+    let Some(events) = m.map.as_any().downcast_ref::<PerfEventArray>() else {
         return Err(HelperError::Failed {
             id,
             reason: format!(
@@ -40,7 +52,7 @@ pub fn perf_event_output(
                 m.name
             ),
         });
-    }
+    };
     let data = env.read_arg(id, "data", a[3], a[4] as usize)?;
     let flags = a[2];
     if flags & !(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK) != 0 {
@@ -57,6 +69,9 @@ pub fn perf_event_output(
     };
     if index >= def.max_entries {
         return Ok(errno(E2BIG));
+    }
+    if events.event_at(index).is_none() {
+        return Ok(errno(ENOENT));
     }
     let mut record = data.to_vec();
     // SAFETY: `data..data + pkt_len` lies inside the packet (checked above).
