@@ -97,7 +97,7 @@ impl<'p> XdpRunner<'p> {
     ///
     /// Nothing is allocated: the checked engine's region lists live in the
     /// runner's stack and keep their capacity from one run to the next.
-    #[inline]
+    #[inline(always)]
     pub fn run(&mut self, buff: &mut XdpBuff) -> Result<u32, Fault> {
         let frame = FrameBounds {
             hard_start: buff.hard_start(),
