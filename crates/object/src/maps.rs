@@ -101,6 +101,11 @@ pub struct MapDef {
     pub btf_key_type_id: u32,
     /// BTF type id of the value (0: none).
     pub btf_value_type_id: u32,
+    /// The byte offset of the `struct bpf_spin_lock` in the value, found
+    /// in the value's BTF as the kernel's `btf_parse_fields` finds it;
+    /// `None` when the value holds none (or has no BTF). Global data
+    /// maps are not searched.
+    pub spin_lock_off: Option<u32>,
     /// For global data: the single element's initial bytes (zeros for
     /// `.bss`). `None` for other maps.
     pub initial_value: Option<Vec<u8>>,
@@ -128,6 +133,7 @@ impl MapDef {
             readonly: false,
             btf_key_type_id: 0,
             btf_value_type_id: 0,
+            spin_lock_off: None,
             initial_value: None,
             init_slots: Vec::new(),
             inner: None,
@@ -410,7 +416,116 @@ fn parse_btf_map_def(
             _ => return Err(ObjectError::map(name, format!("unknown field {field}"))),
         }
     }
+    if def.btf_value_type_id != 0 {
+        def.spin_lock_off = find_spin_lock(btf, def.btf_value_type_id)
+            .map_err(|e| ObjectError::map(name, format!("value type: {e}")))?;
+    }
     Ok(def)
+}
+
+/// `sizeof(struct bpf_spin_lock)`, also its alignment.
+const SPIN_LOCK_SIZE: u32 = 4;
+/// How deep nested structs are searched (the kernel's `MAX_RESOLVE_DEPTH`).
+const MAX_NESTING: u32 = 32;
+
+/// The offset of the `struct bpf_spin_lock` in values of BTF type
+/// `value_type`, as the kernel's `btf_parse_fields` finds it
+/// (kernel/bpf/btf.c `btf_find_struct_field`): the value type itself is
+/// taken through typedefs and modifiers and must be a struct; each
+/// member's own type (not through typedefs or modifiers) is a lock when
+/// it is a 4-byte STRUCT named `bpf_spin_lock` at a 4-byte aligned
+/// offset (a misaligned one is ignored), and members of struct type are
+/// searched in turn, arrays of them element by element. Two locks, or a
+/// lock repeated by an array, are errors (the kernel's `-E2BIG` and
+/// `-EINVAL`).
+pub(crate) fn find_spin_lock(btf: &Btf, value_type: u32) -> Result<Option<u32>, String> {
+    let (_, t) = btf
+        .skip_mods_and_typedefs(value_type)
+        .map_err(|e| e.to_string())?;
+    let BtfKind::Composite {
+        union: false,
+        members,
+        ..
+    } = &t.kind
+    else {
+        return Ok(None);
+    };
+    let mut found = None;
+    search_members(btf, members, 0, 0, &mut found)?;
+    Ok(found)
+}
+
+/// Searches `members` (of a struct at byte `base` of the value) for
+/// spin locks, recording the one found in `found`.
+fn search_members(
+    btf: &Btf,
+    members: &[Member],
+    base: u32,
+    depth: u32,
+    found: &mut Option<u32>,
+) -> Result<(), String> {
+    if depth >= MAX_NESTING {
+        return Err("structs nested too deeply".into());
+    }
+    for m in members {
+        // Bitfields hold no lock; a lock is byte-aligned.
+        if m.bitfield_size != 0 || !m.bit_offset.is_multiple_of(8) {
+            continue;
+        }
+        let off = base.saturating_add(m.bit_offset / 8);
+        let (ty, nelems) = array_element(btf, m.ty)?;
+        if nelems == 0 {
+            continue;
+        }
+        let t = btf.type_by_id(ty).map_err(|e| e.to_string())?;
+        let BtfKind::Composite {
+            union: false,
+            size,
+            members: inner,
+        } = &t.kind
+        else {
+            continue;
+        };
+        let is_lock = btf.string(t.name_off).map_err(|e| e.to_string())? == "bpf_spin_lock";
+        if !is_lock {
+            let before = *found;
+            search_members(btf, inner, off, depth + 1, found)?;
+            if nelems > 1 && *found != before {
+                return Err("a bpf_spin_lock inside an array of structs".into());
+            }
+            continue;
+        }
+        if *size != SPIN_LOCK_SIZE || !off.is_multiple_of(SPIN_LOCK_SIZE) {
+            continue;
+        }
+        if found.is_some() {
+            return Err("more than one bpf_spin_lock".into());
+        }
+        if nelems > 1 {
+            return Err("an array of bpf_spin_lock".into());
+        }
+        *found = Some(off);
+    }
+    Ok(())
+}
+
+/// The element type of `ty` through (nested) arrays, with the number of
+/// elements they hold in all; `ty` itself and 1 for other types.
+fn array_element(btf: &Btf, ty: u32) -> Result<(u32, u64), String> {
+    let mut ty = ty;
+    let mut nelems: u64 = 1;
+    for _ in 0..MAX_NESTING {
+        match btf.type_by_id(ty).map_err(|e| e.to_string())?.kind {
+            BtfKind::Array {
+                elem, nelems: n, ..
+            } => {
+                nelems = nelems.saturating_mul(u64::from(n));
+                ty = elem;
+            }
+            _ => return Ok((ty, nelems)),
+        }
+    }
+    Err("arrays nested too deeply".into())
 }
 
 /// The `values` member: a zero-sized array of pointers to a function
@@ -568,4 +683,156 @@ fn data_maps(
         maps.push(def);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal `.BTF` writer: types in order (ids from 1), names
+    /// interned; enough for the value types of the spin lock search.
+    #[derive(Default)]
+    struct BtfWriter {
+        types: Vec<u8>,
+        strings: Vec<u8>,
+        next_id: u32,
+    }
+
+    impl BtfWriter {
+        fn new() -> Self {
+            BtfWriter {
+                strings: vec![0],
+                next_id: 1,
+                ..Self::default()
+            }
+        }
+
+        fn name(&mut self, s: &str) -> u32 {
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(s.as_bytes());
+            self.strings.push(0);
+            off
+        }
+
+        fn push(&mut self, words: &[u32]) -> u32 {
+            for w in words {
+                self.types.extend_from_slice(&w.to_le_bytes());
+            }
+            self.next_id += 1;
+            self.next_id - 1
+        }
+
+        /// `BTF_KIND_INT` of `size` bytes.
+        fn int(&mut self, size: u32) -> u32 {
+            let n = self.name("int");
+            self.push(&[n, 1 << 24, size, size * 8])
+        }
+
+        /// `BTF_KIND_STRUCT` with members (name, type, byte offset).
+        fn strukt(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
+            let n = self.name(name);
+            let mut words = vec![n, 4 << 24 | members.len() as u32, size];
+            for &(m, ty, off) in members {
+                let mn = self.name(m);
+                words.extend([mn, ty, off * 8]);
+            }
+            self.push(&words)
+        }
+
+        /// `BTF_KIND_ARRAY` of `nelems` elements of `elem`.
+        fn array(&mut self, elem: u32, index: u32, nelems: u32) -> u32 {
+            self.push(&[0, 3 << 24, 0, elem, index, nelems])
+        }
+
+        /// `BTF_KIND_CONST` of `ty`.
+        fn konst(&mut self, ty: u32) -> u32 {
+            self.push(&[0, 10 << 24, ty])
+        }
+
+        /// `BTF_KIND_TYPEDEF` `name` of `ty`.
+        fn typedef(&mut self, name: &str, ty: u32) -> u32 {
+            let n = self.name(name);
+            self.push(&[n, 8 << 24, ty])
+        }
+
+        fn lock(&mut self) -> u32 {
+            let int = self.int(4);
+            self.strukt("bpf_spin_lock", 4, &[("val", int, 0)])
+        }
+
+        fn finish(self) -> Btf {
+            let mut b = Vec::new();
+            b.extend_from_slice(&0xeb9fu16.to_le_bytes());
+            b.extend_from_slice(&[1, 0]);
+            let tl = self.types.len() as u32;
+            for w in [24, 0, tl, tl, self.strings.len() as u32] {
+                b.extend_from_slice(&w.to_le_bytes());
+            }
+            b.extend_from_slice(&self.types);
+            b.extend_from_slice(&self.strings);
+            Btf::parse(&b).unwrap()
+        }
+    }
+
+    #[test]
+    fn locks_are_found_at_the_top_and_in_nested_structs() {
+        let mut w = BtfWriter::new();
+        let u64t = w.int(8);
+        let lock = w.lock();
+        let top = w.strukt("top", 16, &[("n", u64t, 0), ("l", lock, 8)]);
+        let inner = w.strukt("inner", 8, &[("n", u64t, 0)]);
+        let holder = w.strukt("holder", 8, &[("pad", u64t, 0), ("l", lock, 4)]);
+        let nested = w.strukt("nested", 24, &[("i", inner, 0), ("h", holder, 8)]);
+        let td = w.typedef("top_t", top);
+        let one = w.array(lock, u64t, 1);
+        let single = w.strukt("single", 8, &[("l", one, 4)]);
+        let btf = w.finish();
+        assert_eq!(find_spin_lock(&btf, top), Ok(Some(8)));
+        assert_eq!(find_spin_lock(&btf, td), Ok(Some(8)), "value typedef");
+        assert_eq!(find_spin_lock(&btf, nested), Ok(Some(12)), "8 + 4");
+        assert_eq!(find_spin_lock(&btf, single), Ok(Some(4)), "lock[1]");
+        assert_eq!(find_spin_lock(&btf, inner), Ok(None));
+        assert_eq!(find_spin_lock(&btf, u64t), Ok(None), "not a struct");
+    }
+
+    #[test]
+    fn misaligned_qualified_or_misnamed_locks_are_not_locks() {
+        let mut w = BtfWriter::new();
+        let u32t = w.int(4);
+        let lock = w.lock();
+        let other = w.strukt("not_a_lock", 4, &[("val", u32t, 0)]);
+        let c = w.konst(lock);
+        let td = w.typedef("lock_t", lock);
+        let misaligned = w.strukt("m", 8, &[("l", lock, 2)]);
+        let qualified = w.strukt("q", 8, &[("l", c, 0), ("t", td, 4)]);
+        let misnamed = w.strukt("n", 4, &[("l", other, 0)]);
+        let btf = w.finish();
+        for ty in [misaligned, qualified, misnamed] {
+            assert_eq!(find_spin_lock(&btf, ty), Ok(None), "type {ty}");
+        }
+    }
+
+    #[test]
+    fn two_locks_or_repeated_locks_are_refused() {
+        let mut w = BtfWriter::new();
+        let u64t = w.int(8);
+        let lock = w.lock();
+        let two = w.strukt("two", 8, &[("a", lock, 0), ("b", lock, 4)]);
+        let holder = w.strukt("holder", 8, &[("l", lock, 0)]);
+        let across = w.strukt("across", 16, &[("l", lock, 0), ("h", holder, 8)]);
+        let locks = w.array(lock, u64t, 2);
+        let arr = w.strukt("arr", 8, &[("l", locks, 0)]);
+        let holders = w.array(holder, u64t, 2);
+        let arr_nested = w.strukt("arr_nested", 16, &[("h", holders, 0)]);
+        let btf = w.finish();
+        for (ty, msg) in [
+            (two, "more than one"),
+            (across, "more than one"),
+            (arr, "array of bpf_spin_lock"),
+            (arr_nested, "array of structs"),
+        ] {
+            let e = find_spin_lock(&btf, ty).unwrap_err();
+            assert!(e.contains(msg), "{ty}: {e}");
+        }
+    }
 }

@@ -278,7 +278,7 @@ fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadErro
         let extra = CreateExtra {
             map_extra: d.map_extra,
             inner_map: d.inner.as_deref().map(map_def),
-            ..CreateExtra::default()
+            spin_lock_off: d.spin_lock_off,
         };
         let mut def = map_def(d);
         // libbpf's map_set_def_max_entries: a perf event array without a

@@ -4,11 +4,16 @@
 //! kernel's verifier pairs every lock with an unlock on each path and
 //! allows no helper call in between; a checked run checks the lock word is
 //! aligned, writable program memory.
+//!
+//! The lock protocol is the maps layer's ([`rxdp_maps::spin_lock`]), so
+//! programs and control-plane `BPF_F_LOCK` updates and lookups exclude
+//! each other.
 
 use super::{Ctx, XdpEnv};
 use rxdp_interp::HelperError;
 use rxdp_isa::helper_id as hid;
-use std::sync::atomic::{AtomicU32, Ordering};
+use rxdp_maps::spin_lock;
+use std::sync::atomic::AtomicU32;
 
 fn lock_word<'m>(env: &XdpEnv<'m>, id: u32, addr: u64) -> Result<&'m AtomicU32, HelperError> {
     let bytes = env.write_arg(id, "lock", addr, 4)?;
@@ -34,12 +39,7 @@ pub fn spin_lock(
     _: &mut Ctx<'_, '_>,
 ) -> Result<u64, HelperError> {
     let word = lock_word(env, hid::SPIN_LOCK as u32, a[0])?;
-    while word
-        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        core::hint::spin_loop();
-    }
+    spin_lock::lock(word);
     Ok(0)
 }
 
@@ -50,6 +50,6 @@ pub fn spin_unlock(
     _: &mut Ctx<'_, '_>,
 ) -> Result<u64, HelperError> {
     let word = lock_word(env, hid::SPIN_UNLOCK as u32, a[0])?;
-    word.store(0, Ordering::Release);
+    spin_lock::unlock(word);
     Ok(0)
 }
