@@ -6,13 +6,20 @@
 //!
 //! Programs of other types are kept by name but not loaded: rxdp runs
 //! XDP programs only, and running one of them says so.
+//!
+//! Maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are shared
+//! through a [`Registry`] when the object is loaded with one
+//! ([`XdpObject::load_with_registry`]): the map pinned under the same
+//! name is reused if its definition matches (libbpf's reuse rules; a
+//! mismatch fails the load naming the field), else the new map is
+//! pinned there. Global data maps are never pinned.
 
 use crate::ctx::{Xdp, XdpAttach};
 use crate::maps::MapTable;
 use crate::program::{LoadError, XdpProgram};
-use rxdp_maps::{CreateExtra, Domain, MapDef, MapInMap, ProgArray};
+use rxdp_maps::{CreateExtra, Domain, Map, MapDef, MapInMap, ProgArray, Registry};
 use rxdp_object::secdef::{attach_type, prog_type};
-use rxdp_object::{MapOrigin, Object, SlotTarget};
+use rxdp_object::{MapOrigin, Object, Pinning, SlotTarget};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -91,7 +98,28 @@ pub struct XdpObject {
 impl XdpObject {
     /// Loads `object`: every XDP program whose `autoload` is set, and
     /// every map.
-    pub fn load(mut object: Object, opts: &ObjectOpts) -> Result<XdpObject, ObjectLoadError> {
+    pub fn load(object: Object, opts: &ObjectOpts) -> Result<XdpObject, ObjectLoadError> {
+        Self::load_inner(object, opts, None)
+    }
+
+    /// [`XdpObject::load`], with the maps pinned by name
+    /// (`LIBBPF_PIN_BY_NAME`) taken from `registry` when pinned there
+    /// with a matching definition, else created and pinned there (for
+    /// the registry's CPUs and grace-period domain). Objects loaded with
+    /// one registry share their pinned maps.
+    pub fn load_with_registry(
+        object: Object,
+        opts: &ObjectOpts,
+        registry: &Arc<Registry>,
+    ) -> Result<XdpObject, ObjectLoadError> {
+        Self::load_inner(object, opts, Some(registry))
+    }
+
+    fn load_inner(
+        mut object: Object,
+        opts: &ObjectOpts,
+        registry: Option<&Arc<Registry>>,
+    ) -> Result<XdpObject, ObjectLoadError> {
         for (section, name, value) in &opts.vars {
             object
                 .set_global_var(section, name, value)
@@ -101,7 +129,7 @@ impl XdpObject {
                     source,
                 })?;
         }
-        let maps = Arc::new(create_maps(&object, opts.nr_cpus)?);
+        let maps = Arc::new(create_maps(&object, opts.nr_cpus, registry)?);
         let mut programs = Vec::new();
         for p in object
             .programs
@@ -254,6 +282,31 @@ fn source_line(p: &rxdp_object::Program, e: &LoadError) -> String {
         .unwrap_or_default()
 }
 
+/// Creates (or, pinned by name in `registry`, reuses) map `d`: its
+/// value's spin lock, `map_extra` and inner-map template go to
+/// `BPF_MAP_CREATE`.
+fn create_map(
+    d: &rxdp_object::MapDef,
+    nr_cpus: u32,
+    registry: Option<&Arc<Registry>>,
+) -> Result<Arc<dyn Map>, rxdp_maps::MapError> {
+    let extra = CreateExtra {
+        map_extra: d.map_extra,
+        inner_map: d.inner.as_deref().map(map_def),
+        spin_lock_off: d.spin_lock_off,
+    };
+    let mut def = map_def(d);
+    // libbpf's map_set_def_max_entries: a perf event array without a
+    // size gets one slot per CPU.
+    if def.map_type == rxdp_maps::map_type::PERF_EVENT_ARRAY && def.max_entries == 0 {
+        def.max_entries = nr_cpus;
+    }
+    match registry {
+        Some(registry) if d.pinning == Pinning::ByName => registry.get_or_create_with(&def, &extra),
+        _ => rxdp_maps::create_with(&def, nr_cpus, Domain::global(), &extra),
+    }
+}
+
 /// The maps layer's definition of an object's map.
 fn map_def(d: &rxdp_object::MapDef) -> MapDef {
     MapDef {
@@ -267,27 +320,20 @@ fn map_def(d: &rxdp_object::MapDef) -> MapDef {
 }
 
 /// Creates the object's maps in index order, global data with its
-/// initial bytes.
-fn create_maps(object: &Object, nr_cpus: u32) -> Result<MapTable, ObjectLoadError> {
+/// initial bytes; maps pinned by name come from `registry` when there
+/// is one.
+fn create_maps(
+    object: &Object,
+    nr_cpus: u32,
+    registry: Option<&Arc<Registry>>,
+) -> Result<MapTable, ObjectLoadError> {
     let mut table = MapTable::new();
     for d in &object.maps {
         let err = |msg: String| ObjectLoadError::Map {
             name: d.name.clone(),
             msg,
         };
-        let extra = CreateExtra {
-            map_extra: d.map_extra,
-            inner_map: d.inner.as_deref().map(map_def),
-            spin_lock_off: d.spin_lock_off,
-        };
-        let mut def = map_def(d);
-        // libbpf's map_set_def_max_entries: a perf event array without a
-        // size gets one slot per CPU.
-        if def.map_type == rxdp_maps::map_type::PERF_EVENT_ARRAY && def.max_entries == 0 {
-            def.max_entries = nr_cpus;
-        }
-        let map = rxdp_maps::create_with(&def, nr_cpus, Domain::global(), &extra)
-            .map_err(|e| err(e.to_string()))?;
+        let map = create_map(d, nr_cpus, registry).map_err(|e| err(e.to_string()))?;
         if let Some(init) = &d.initial_value {
             debug_assert_eq!(d.origin, MapOrigin::GlobalData);
             map.update_copy(&0u32.to_ne_bytes(), init, 0)
