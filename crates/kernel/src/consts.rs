@@ -23,6 +23,8 @@ pub mod cmd {
     pub const BPF_PROG_TEST_RUN: u32 = 10;
     /// Fill `struct bpf_prog_info` / `bpf_map_info` for an fd.
     pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
+    /// Load BTF type information; returns its fd.
+    pub const BPF_BTF_LOAD: u32 = 18;
 }
 
 /// `enum bpf_prog_type` (the ones an XDP runtime cares about).

@@ -131,6 +131,15 @@ pub enum Error {
         /// The largest linear frame the kernel accepts.
         max: usize,
     },
+    /// The kernel refused BTF (`BPF_BTF_LOAD`); `log` is its BTF
+    /// verifier's log from a second load with logging.
+    #[error("BPF_BTF_LOAD: {errno}\nBTF log:\n{log}")]
+    BtfRejected {
+        /// What bpf(2) returned.
+        errno: Errno,
+        /// The kernel's explanation, possibly empty.
+        log: String,
+    },
     /// Reading a system file failed.
     #[error("reading {path}: {message}")]
     Io {
@@ -145,7 +154,7 @@ impl Error {
     /// The errno, if the kernel returned one.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Sys { errno, .. } => Some(*errno),
+            Error::Sys { errno, .. } | Error::BtfRejected { errno, .. } => Some(*errno),
             _ => None,
         }
     }

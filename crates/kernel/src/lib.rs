@@ -1,7 +1,10 @@
 //! The running Linux kernel as an oracle for rxdp's tests: programs are
 //! verified by the kernel's verifier and run by `BPF_PROG_TEST_RUN`, maps
-//! are created and edited through bpf(2), so that rxdp's verdicts, output
-//! frames and map contents can be compared with the kernel's.
+//! are created and edited through bpf(2), BTF is loaded for programs
+//! whose verification needs it ([`KernelBtf`], with
+//! [`LoadOptions::func_info`]: callbacks, global functions), so that
+//! rxdp's verdicts, output frames and map contents can be compared with
+//! the kernel's.
 //!
 //! Everything goes through the raw system call
 //! (`libc::syscall(SYS_bpf, cmd, &attr, size)`), with the pieces of
@@ -12,6 +15,7 @@
 //! [`progen`] generates random programs the kernel verifier accepts, for
 //! differential testing of rxdp's engines against the kernel.
 
+mod btf;
 pub mod consts;
 mod error;
 mod map;
@@ -21,6 +25,7 @@ pub mod progen;
 mod sys;
 mod verifier_log;
 
+pub use btf::KernelBtf;
 pub use error::{Errno, Error, LoadError, Unavailable};
 pub use map::{Entry, KernelMap, is_percpu, possible_cpus};
 pub use probe::available;

@@ -4,7 +4,7 @@
 
 use crate::consts::{cmd, log_level, prog_type};
 use crate::error::{Errno, Error, LoadError};
-use crate::sys::{self, BpfProgInfo, InfoAttr, ProgLoadAttr, TestRunAttr};
+use crate::sys::{self, BpfFuncInfo, BpfProgInfo, InfoAttr, ProgLoadAttr, TestRunAttr};
 use crate::verifier_log::VerifierStats;
 use rxdp_isa::{Insn, RawInsn};
 use std::ffi::CString;
@@ -33,6 +33,14 @@ pub struct LoadOptions<'a> {
     pub expected_attach_type: u32,
     /// Program name, truncated to 15 bytes; `[A-Za-z0-9_.]` only.
     pub name: &'a str,
+    /// The BTF ([`crate::KernelBtf::fd`]) that `func_info` refers to.
+    /// The verifier needs it for programs with callbacks
+    /// (`BPF_PSEUDO_FUNC`) and for global subprograms.
+    pub prog_btf_fd: Option<RawFd>,
+    /// `(insn_off, type_id)` of every function, the entry first, in
+    /// slot order (`struct bpf_func_info`): where each subprogram starts
+    /// and its BTF `FUNC` type. Needs `prog_btf_fd`; empty: none.
+    pub func_info: &'a [(u32, u32)],
 }
 
 impl Default for LoadOptions<'_> {
@@ -45,6 +53,8 @@ impl Default for LoadOptions<'_> {
             prog_flags: 0,
             expected_attach_type: 0,
             name: "",
+            prog_btf_fd: None,
+            func_info: &[],
         }
     }
 }
@@ -279,6 +289,7 @@ struct Prepared<'a> {
     slots: &'a [u64],
     license: CString,
     name: [u8; crate::consts::BPF_OBJ_NAME_LEN],
+    func_info: Vec<BpfFuncInfo>,
     opts: &'a LoadOptions<'a>,
 }
 
@@ -302,10 +313,27 @@ impl<'a> Prepared<'a> {
                 opts.name
             ))
         })?;
+        if !opts.func_info.is_empty() && opts.prog_btf_fd.is_none() {
+            return Err(LoadError::Options(
+                "func_info refers to BTF types: prog_btf_fd is needed".into(),
+            ));
+        }
+        if u32::try_from(opts.func_info.len()).is_err() {
+            return Err(LoadError::Options(format!(
+                "{} func_info records do not fit func_info_cnt",
+                opts.func_info.len()
+            )));
+        }
+        let func_info = opts
+            .func_info
+            .iter()
+            .map(|&(insn_off, type_id)| BpfFuncInfo { insn_off, type_id })
+            .collect();
         Ok(Prepared {
             slots,
             license,
             name,
+            func_info,
             opts,
         })
     }
@@ -338,9 +366,18 @@ impl<'a> Prepared<'a> {
                 },
                 ..Default::default()
             };
+            if let Some(btf_fd) = self.opts.prog_btf_fd {
+                attr.prog_btf_fd = btf_fd as u32;
+            }
+            if !self.func_info.is_empty() {
+                attr.func_info_rec_size = core::mem::size_of::<BpfFuncInfo>() as u32;
+                attr.func_info = sys::ptr(self.func_info.as_ptr());
+                attr.func_info_cnt = self.func_info.len() as u32;
+            }
             // SAFETY: insns points to insn_cnt slots, license to a
             // NUL-terminated string, log_buf to log_size writable bytes,
-            // fd_array to the caller's fds (the kernel reads the entries
+            // func_info to func_info_cnt records of func_info_rec_size
+            // bytes, fd_array to the caller's fds (the kernel reads the entries
             // the program's lddw indexes; out-of-range indexes are the
             // verifier's to reject, as with libbpf).
             let res = unsafe { sys::bpf_fd(cmd::BPF_PROG_LOAD, &mut attr) };
@@ -371,7 +408,7 @@ impl<'a> Prepared<'a> {
 }
 
 /// The log up to its terminating NUL.
-fn log_text(buf: &[u8]) -> String {
+pub(crate) fn log_text(buf: &[u8]) -> String {
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }

@@ -87,6 +87,30 @@ pub(crate) struct ProgLoadAttr {
     pub(crate) fd_array_cnt: u32,
 }
 
+/// `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct BtfLoadAttr {
+    pub(crate) btf: u64,
+    pub(crate) btf_log_buf: u64,
+    pub(crate) btf_size: u32,
+    pub(crate) btf_log_size: u32,
+    pub(crate) btf_log_level: u32,
+    /// Output: the log size the whole log needed (6.4+).
+    pub(crate) btf_log_true_size: u32,
+    pub(crate) btf_flags: u32,
+    pub(crate) btf_token_fd: i32,
+}
+
+/// `struct bpf_func_info`: where a function starts (in instructions)
+/// and its BTF `FUNC` type.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BpfFuncInfo {
+    pub(crate) insn_off: u32,
+    pub(crate) type_id: u32,
+}
+
 /// `BPF_PROG_TEST_RUN`.
 #[repr(C)]
 #[derive(Default)]
@@ -174,6 +198,8 @@ unsafe impl Attr for ProgLoadAttr {}
 // SAFETY: as above.
 unsafe impl Attr for TestRunAttr {}
 // SAFETY: as above.
+unsafe impl Attr for BtfLoadAttr {}
+// SAFETY: as above.
 unsafe impl Attr for InfoAttr {}
 
 // The UAPI offsets of the fields the kernel reads, so a wrong layout
@@ -187,7 +213,9 @@ const _: () = {
     assert!(size_of::<MapElemAttr>() == 32);
     assert!(offset_of!(ProgLoadAttr, log_buf) == 32);
     assert!(offset_of!(ProgLoadAttr, prog_name) == 48);
+    assert!(offset_of!(ProgLoadAttr, prog_btf_fd) == 72);
     assert!(offset_of!(ProgLoadAttr, func_info) == 80);
+    assert!(offset_of!(ProgLoadAttr, func_info_cnt) == 88);
     assert!(offset_of!(ProgLoadAttr, fd_array) == 120);
     assert!(offset_of!(ProgLoadAttr, log_true_size) == 140);
     assert!(size_of::<ProgLoadAttr>() == 152);
@@ -195,6 +223,10 @@ const _: () = {
     assert!(offset_of!(TestRunAttr, flags) == 64);
     assert!(size_of::<TestRunAttr>() == 80);
     assert!(size_of::<InfoAttr>() == 16);
+    assert!(offset_of!(BtfLoadAttr, btf_size) == 16);
+    assert!(offset_of!(BtfLoadAttr, btf_token_fd) == 36);
+    assert!(size_of::<BtfLoadAttr>() == 40);
+    assert!(size_of::<BpfFuncInfo>() == 8);
     assert!(offset_of!(BpfProgInfo, name) == 64);
     assert!(offset_of!(BpfProgInfo, netns_dev) == 88);
     assert!(offset_of!(BpfProgInfo, btf_id) == 128);

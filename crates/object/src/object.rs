@@ -1,7 +1,7 @@
 //! The object: programs, maps, global variables, license and version of
 //! one BPF ELF file, put together from the layers below.
 
-use crate::btf::{Btf, BtfExt, BtfKind, ExtSection, linkage};
+use crate::btf::{Btf, BtfExt, BtfKind, ElfLayout, ExtSection, fixup_datasecs, linkage};
 use crate::elf::{Elf, STT_FUNC, STT_OBJECT};
 use crate::error::ObjectError;
 use crate::link::{Code, Linked};
@@ -47,6 +47,29 @@ pub struct Object {
     pub globals: Vec<GlobalVar>,
     /// The `.BTF` section, if present.
     pub btf: Option<Btf>,
+    /// The `.BTF` section's bytes as the kernel loads them
+    /// (`BPF_BTF_LOAD`), if present: `DATASEC` sizes and variable
+    /// offsets filled in from the ELF sections and symbols (see
+    /// [`crate::btf::fixup_datasecs`]). [`Program::func_info`] type ids
+    /// refer to it.
+    pub btf_raw: Option<Vec<u8>>,
+}
+
+/// Section sizes and variable symbols for the kernel's copy of `.BTF`.
+impl ElfLayout for Elf<'_> {
+    fn section_size(&self, section: &str) -> Option<u32> {
+        let (_, s) = self.section_by_name(section)?;
+        u32::try_from(s.size).ok()
+    }
+
+    fn var_offset(&self, section: &str, var: &str) -> Option<u32> {
+        let (shndx, _) = self.section_by_name(section)?;
+        let sym = self
+            .symbols
+            .iter()
+            .find(|s| s.kind == STT_OBJECT && s.section == Some(shndx) && s.name == var)?;
+        u32::try_from(sym.value).ok()
+    }
 }
 
 /// Parses a BPF ELF object (clang `-target bpf`, libbpf conventions).
@@ -58,9 +81,12 @@ impl Object {
     /// Parses a BPF ELF object (clang `-target bpf`, libbpf conventions).
     pub fn parse(bytes: &[u8]) -> Result<Object, ObjectError> {
         let elf = Elf::parse(bytes)?;
-        let btf = match elf.section_by_name(".BTF") {
-            Some((_, s)) => Some(Btf::parse(s.data)?),
-            None => None,
+        let (btf, btf_raw) = match elf.section_by_name(".BTF") {
+            Some((_, s)) => (
+                Some(Btf::parse(s.data)?),
+                Some(fixup_datasecs(s.data, &elf)?),
+            ),
+            None => (None, None),
         };
         let ext = match (elf.section_by_name(".BTF.ext"), &btf) {
             (Some((_, s)), Some(btf)) => Some(BtfExt::parse(s.data, btf)?),
@@ -78,6 +104,7 @@ impl Object {
             maps,
             globals,
             btf,
+            btf_raw,
         })
     }
 

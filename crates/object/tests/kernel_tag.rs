@@ -8,7 +8,7 @@ mod common;
 
 use common::{data_dir, examples_dir, objects_in};
 use rxdp_isa::{Insn, Pseudo, maptype};
-use rxdp_kernel::{KernelMap, KernelProg, LoadOptions, available};
+use rxdp_kernel::{KernelBtf, KernelMap, KernelProg, LoadOptions, available};
 use rxdp_object::{Object, Program, parse};
 use std::collections::HashMap;
 
@@ -24,21 +24,8 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
 }
 
 /// The program with map indices replaced by the fds of maps created for
-/// it; `None` if it cannot be loaded here (a map of maps, or callbacks,
-/// which need BTF).
+/// it; `None` if it cannot be loaded here (a map of maps).
 fn with_fds(obj: &Object, p: &Program, maps: &mut HashMap<usize, KernelMap>) -> Option<Vec<Insn>> {
-    // Callbacks need func_info, which LoadOptions cannot pass.
-    if p.insns.iter().any(|i| {
-        matches!(
-            i,
-            Insn::LdImm64 {
-                pseudo: Pseudo::Func,
-                ..
-            }
-        )
-    }) {
-        return None;
-    }
     let mut out = p.insns.clone();
     for insn in &mut out {
         let Insn::LdImm64 { pseudo, imm, .. } = insn else {
@@ -84,6 +71,12 @@ fn tags_match_the_kernel() {
         let Ok(obj) = parse(&std::fs::read(&path).unwrap()) else {
             continue;
         };
+        // The object's BTF, fixed up as libbpf does, must be acceptable
+        // to the kernel: programs with callbacks need it.
+        let btf = obj.btf_raw.as_ref().map(|raw| {
+            KernelBtf::load(raw)
+                .unwrap_or_else(|e| panic!("{}: kernel refused the BTF: {e}", path.display()))
+        });
         let mut maps = HashMap::new();
         for p in obj
             .programs
@@ -93,9 +86,16 @@ fn tags_match_the_kernel() {
             let Some(insns) = with_fds(&obj, p, &mut maps) else {
                 continue;
             };
+            let func_info: Vec<(u32, u32)> = p
+                .func_info
+                .iter()
+                .map(|f| (f.insn as u32, f.type_id))
+                .collect();
             let opts = LoadOptions {
                 license: &obj.license,
                 prog_flags: p.prog_flags(),
+                prog_btf_fd: btf.as_ref().map(|b| b.fd()),
+                func_info: if btf.is_some() { &func_info } else { &[] },
                 ..LoadOptions::default()
             };
             let loaded = KernelProg::load_insns(&insns, &opts)

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{kernel_or_skip, packets};
-use rxdp_kernel::{KernelMap, KernelProg, LoadOptions};
+use rxdp_kernel::{KernelBtf, KernelMap, KernelProg, LoadOptions};
 use rxdp_object::{MapOrigin, Object};
 use rxdp_xdp::setup::{Directive, Setup};
 use rxdp_xdp::{Engine, ObjectOpts, TestRunOpts, XdpObject};
@@ -162,14 +162,27 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
         maps.push(m);
     }
     let fds: Vec<RawFd> = maps.iter().map(|m| m.fd()).collect();
+    // The verifier needs BTF and func_info for callbacks (bpf_loop,
+    // bpf_for_each_map_elem); libbpf passes them for every program.
+    let btf = match &obj.btf_raw {
+        Some(raw) => Some(KernelBtf::load(raw).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let mut progs = Vec::new();
     for p in obj.programs.iter().filter(|p| p.prog_type == 6) {
         let name = kernel_name(&p.name);
+        let func_info: Vec<(u32, u32)> = p
+            .func_info
+            .iter()
+            .map(|f| (f.insn as u32, f.type_id))
+            .collect();
         let opts = LoadOptions {
             fd_array: &fds,
             prog_flags: p.prog_flags(),
             expected_attach_type: p.expected_attach_type,
             name: &name,
+            prog_btf_fd: btf.as_ref().map(|b| b.fd()),
+            func_info: if btf.is_some() { &func_info } else { &[] },
             ..LoadOptions::default()
         };
         let k = KernelProg::load(&p.raw_insns(), &opts)

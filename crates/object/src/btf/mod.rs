@@ -1,6 +1,7 @@
 //! BTF, the BPF Type Format: the `.BTF` section's types and strings and
 //! the `.BTF.ext` section's per-instruction records (func_info,
-//! line_info, CO-RE relocations).
+//! line_info, CO-RE relocations), and the `.BTF` section fixed up as the
+//! kernel loads it.
 //!
 //! The layouts are the kernel's (include/uapi/linux/btf.h and
 //! Documentation/bpf/btf.rst). Every read is bounds-checked and every
@@ -10,10 +11,12 @@
 //! with a depth limit, so loops end in an error too.
 
 mod ext;
+mod fixup;
 mod reader;
 mod types;
 
 pub use ext::{BtfExt, CoreRelo, ExtFuncInfo, ExtLineInfo, ExtSection, core_relo_kind_name};
+pub use fixup::{ElfLayout, fixup_datasecs};
 pub use types::{Btf, BtfKind, BtfType, EnumValue, Member, Param, VarSecinfo, linkage};
 
 use thiserror::Error;

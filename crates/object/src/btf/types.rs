@@ -10,7 +10,7 @@ pub(super) const BTF_MAGIC: u16 = 0xeb9f;
 /// giving up (libbpf's `MAX_RESOLVE_DEPTH`).
 const MAX_RESOLVE_DEPTH: usize = 32;
 /// Size of `struct btf_type` (name_off, info, size/type).
-const TYPE_HEADER: usize = 12;
+pub(super) const TYPE_HEADER: usize = 12;
 
 /// `btf_var.linkage` and `btf_func` linkage values (`enum btf_func_linkage`,
 /// `BTF_VAR_*`).
@@ -403,7 +403,7 @@ fn parse_types(data: &[u8]) -> Result<Vec<BtfType>, BtfError> {
 }
 
 /// Parses the type at byte `off`; returns it and its encoded length.
-fn parse_type(b: Bytes<'_>, off: usize, id: u32) -> Result<(BtfType, usize), BtfError> {
+pub(super) fn parse_type(b: Bytes<'_>, off: usize, id: u32) -> Result<(BtfType, usize), BtfError> {
     let trunc = || type_err(id, "truncated");
     let name_off = b.u32_at(off).ok_or_else(trunc)?;
     let info = b.u32_at(off + 4).ok_or_else(trunc)?;
