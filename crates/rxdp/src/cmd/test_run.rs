@@ -34,6 +34,7 @@ impl From<EngineArg> for Engine {
 pub(crate) struct Args {
     /// The program: assembly (.s), raw bytecode (.bin), or a BPF object
     /// (.o) whose programs are all loaded.
+    #[arg(value_name = "PROG")]
     file: PathBuf,
     /// The program of the object that runs (default: its first XDP program).
     #[arg(long, value_name = "NAME")]

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub(crate) struct Args {
     /// The program: assembly (.s), raw bytecode (.bin), or a BPF object
     /// (.o), whose XDP programs are all checked.
+    #[arg(value_name = "PROG")]
     file: PathBuf,
 }
 
