@@ -124,7 +124,7 @@ impl Interpreter {
             depth: 0,
         };
         // SAFETY: the caller's (for CHECKED, the checks'); frame 0 is free.
-        unsafe { interpret::<E, CHECKED>(stack, env, entry) }
+        unsafe { interpret::<E, CHECKED>(stack, env, entry) }.map_err(unbox)
     }
 }
 
@@ -157,7 +157,16 @@ pub(crate) unsafe fn run_callback<E: Env, const CHECKED: bool>(
     entry: Entry,
 ) -> Result<u64, Fault> {
     // SAFETY: the caller's.
-    unsafe { interpret::<E, CHECKED>(stack, env, entry) }
+    unsafe { interpret::<E, CHECKED>(stack, env, entry) }.map_err(unbox)
+}
+
+/// A fault out of its box, off the run's way: the loop returns faults
+/// boxed so that its result fits two registers.
+#[cold]
+#[inline(never)]
+#[expect(clippy::boxed_local, reason = "the loop's faults come boxed")]
+fn unbox(fault: Box<Fault>) -> Fault {
+    *fault
 }
 
 /// The loop: runs from `entry` until the entry frame exits.
@@ -168,28 +177,37 @@ pub(crate) unsafe fn run_callback<E: Env, const CHECKED: bool>(
 /// `entry.fp` is the top of frame `entry.depth` of `stack` and that frame
 /// and the deeper ones are free. With `CHECKED = false`, every access the
 /// program can make is valid (the verifier's proof).
+///
+/// A fault comes boxed: the result then fits two registers, and the
+/// common `Ok` needs no memory.
 #[inline(always)]
 unsafe fn interpret<E: Env, const CHECKED: bool>(
     stack: &mut Stack,
     env: &mut E,
     entry: Entry,
-) -> Result<u64, Fault> {
+) -> Result<u64, Box<Fault>> {
     let stack_top = stack.top();
     let base = entry.depth;
     let mut prog = entry.prog;
     // SAFETY: `prog` is alive (the caller's contract).
     let mut ops: *const Op = unsafe { (*prog).ops.as_ptr() };
-    let mut regs = [0u64; 11];
-    regs[1..6].copy_from_slice(&entry.args);
-    regs[10] = entry.fp;
+    // One literal, so that the entry writes each register once.
+    let [a1, a2, a3, a4, a5] = entry.args;
+    let mut regs: [u64; 11] = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, entry.fp];
     let mut fp = entry.fp;
     let mut depth = base;
     let mut pc = entry.pc;
     let mut budget = stack.counters.budget;
     // Declared before the macros below so that they can name them.
     let mut op: Op;
-    let mut at: usize;
 
+    // The slot of the op being run: `pc` has moved one past it, and no op
+    // faults or calls a helper after it has moved `pc` further.
+    macro_rules! at {
+        () => {
+            pc - 1
+        };
+    }
     macro_rules! r {
         ($i:expr) => {
             // SAFETY: `prepare` sets register fields only from
@@ -227,10 +245,10 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
         }
     macro_rules! fault {
         ($kind:expr) => {
-            return Err(Fault {
-                pc: at,
+            return Err(Box::new(Fault {
+                pc: at!(),
                 kind: $kind,
-            })
+            }))
         };
     }
     macro_rules! check {
@@ -308,7 +326,7 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
                 prog: unsafe { &*prog },
                 depth,
                 fp,
-                pc: at,
+                pc: at!(),
                 checked: CHECKED,
                 env: PhantomData,
             };
@@ -318,7 +336,7 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             }
             match result {
                 Ok(v) => r!(0) = v,
-                Err(HelperError::Callback(fault)) => return Err(*fault),
+                Err(HelperError::Callback(fault)) => return Err(fault),
                 Err(e) => fault!(FaultKind::Helper(e)),
             }
         }};
@@ -343,13 +361,14 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
         // SAFETY: `pc` is always a valid index of `ops` (whose program is
         // alive: the run's own, or a tail-call target the Env contract
         // keeps alive): it starts at 0 or at a callback slot `prepare`
-        // validated, and becomes either a target `prepare` validated, `at +
-        // 1` of an op that is not the last (the trailing `FellOff` never
-        // advances), `at + 2` of a `lddw` (whose second slot `prepare`
-        // checked), 0 of a tail-call target, or a return address `at + 1`
-        // saved by a call together with its program's ops.
+        // validated, and becomes either a target `prepare` validated, the
+        // slot after an op that is not the last (the trailing `FellOff`
+        // never advances), the slot after the second of a `lddw` (which
+        // `prepare` checked), 0 of a tail-call target, or a return address
+        // (the slot after a call) saved by the call together with its
+        // program's ops.
         op = unsafe { *ops.add(pc) };
-        at = pc;
+        pc += 1;
         if CHECKED {
             if budget == 0 {
                 fault!(FaultKind::InsnLimit {
@@ -358,7 +377,6 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             }
             budget -= 1;
         }
-        pc += 1;
         match op.code {
             OpCode::Add64K => alu!(K, |a, b| a.wrapping_add(b)),
             OpCode::Add64X => alu!(X, |a, b| a.wrapping_add(b)),
@@ -530,6 +548,11 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             }
             OpCode::Exit => exit!(),
             OpCode::RetK => {
+                // The end of the run (or callback) returns the constant
+                // without a trip through the register file.
+                if !CHECKED && depth == base {
+                    return Ok(op.imm);
+                }
                 r!(0) = op.imm;
                 // The checked mode runs the `exit` in the next slot as
                 // its own instruction, so that the budget counts both.
@@ -565,6 +588,18 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
                     Fetched::Src(v) => r!(op.src) = v,
                     Fetched::R0(v) => r!(0) = v,
                 }
+            }
+            OpCode::AtomicAdd32 => {
+                let addr = atomic_addr!(4);
+                // SAFETY: as for `Atomic32`.
+                let cell = unsafe { AtomicU32::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
+                cell.fetch_add(r!(op.src) as u32, SeqCst);
+            }
+            OpCode::AtomicAdd64 => {
+                let addr = atomic_addr!(8);
+                // SAFETY: as for `Atomic32`.
+                let cell = unsafe { AtomicU64::from_ptr(ptr::with_exposed_provenance_mut(addr)) };
+                cell.fetch_add(r!(op.src), SeqCst);
             }
             OpCode::Atomic64 => {
                 let addr = atomic_addr!(8);

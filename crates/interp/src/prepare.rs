@@ -119,8 +119,9 @@ pub(crate) enum OpCode {
     LdxB, LdxH, LdxW, LdxDW, LdxSB, LdxSH, LdxSW,
     StxB, StxH, StxW, StxDW,
     StB, StH, StW, StDW,
-    // Atomics; `imm` is an `AtomicKind`.
-    Atomic32, Atomic64,
+    // Atomics; `imm` is an `AtomicKind`. The plain add (counters, the
+    // common case) has its own ops, with nothing to decode.
+    Atomic32, Atomic64, AtomicAdd32, AtomicAdd64,
     // `lddw` (first slot; skips the second).
     LdDw,
     // Legacy packet loads; `imm` is the offset.
@@ -518,10 +519,13 @@ fn translate(insns: &[Insn], pc: usize, insn: &Insn) -> Result<Op, PrepareError>
             src,
             off,
         } => {
-            let code = match size {
-                Size::W => Atomic32,
-                Size::DW => Atomic64,
-                Size::B | Size::H => return Err(invalid()),
+            let plain_add = aop == AtomicOp::Add && !fetch;
+            let code = match (size, plain_add) {
+                (Size::W, false) => Atomic32,
+                (Size::DW, false) => Atomic64,
+                (Size::W, true) => AtomicAdd32,
+                (Size::DW, true) => AtomicAdd64,
+                (Size::B | Size::H, _) => return Err(invalid()),
             };
             let kind = match (aop, fetch) {
                 (AtomicOp::Add, false) => AtomicKind::Add,

@@ -11,21 +11,23 @@
 use crate::buff::XdpBuff;
 use crate::helpers::env::HelperEnv;
 use crate::helpers::mem::ArgCheck;
-use crate::helpers::{FrameBounds, Redirect, RunState, XdpEnv};
+use crate::helpers::{FrameBounds, Redirect, XdpEnv, tracks_grants};
 use crate::program::XdpProgram;
 use crate::test_run::{Engine, RunError};
-use rxdp_interp::{Fault, Region, RegionKind, Stack};
+use rxdp_interp::{Fault, Interpreter, Region, RegionKind, Stack};
 use std::sync::Arc;
 
 /// A program bound to an engine, a bpf stack, a CPU and a helper
 /// environment, ready to run on frames.
 pub struct XdpRunner<'p> {
     prog: &'p XdpProgram,
+    /// The program's prepared code, one load away.
+    interp: &'p Interpreter,
     stack: Stack,
     engine: Engine,
-    cpu: u32,
-    world: Arc<HelperEnv>,
-    state: RunState,
+    /// Everything helpers see but the frame, built once: a run only points
+    /// it at its frame.
+    env: XdpEnv<'p>,
 }
 
 impl XdpProgram {
@@ -39,15 +41,33 @@ impl XdpProgram {
         if engine != Engine::Checked && !self.is_trusted() {
             return Err(RunError::Unverified(engine.name()));
         }
+        let stack = Stack::new();
+        let args = arg_check(engine, &stack);
         let world = Arc::new(HelperEnv::deterministic());
+        let track = tracks_grants(self.xlated(), engine == Engine::Checked);
         Ok(XdpRunner {
             prog: self,
-            stack: Stack::new(),
+            interp: self.interp(),
+            env: XdpEnv::new(self.maps(), 0, world, args, track),
+            stack,
             engine,
-            cpu: 0,
-            state: RunState::new(&world, 0),
-            world,
         })
+    }
+}
+
+/// How helpers check pointer arguments on `engine`: in checked runs,
+/// against the regions of the run and `stack`'s memory (which stays where
+/// it is: it is boxed).
+fn arg_check(engine: Engine, stack: &Stack) -> ArgCheck {
+    let bytes = stack.bytes();
+    ArgCheck {
+        checked: engine == Engine::Checked,
+        stack: Some(Region {
+            start: bytes.as_ptr().expose_provenance() as u64,
+            len: bytes.len() as u64,
+            writable: true,
+            kind: RegionKind::Stack,
+        }),
     }
 }
 
@@ -55,29 +75,29 @@ impl<'p> XdpRunner<'p> {
     /// The same runner, pretending to run on `cpu`: the per-CPU map slot
     /// and what `bpf_get_smp_processor_id` returns.
     pub fn with_cpu(mut self, cpu: u32) -> XdpRunner<'p> {
-        self.cpu = cpu;
-        self.state = RunState::new(&self.world, cpu);
+        let world = Arc::clone(&self.env.world);
+        self.env = self.env.moved(cpu, world);
         self
     }
 
     /// The same runner in the helper environment `world` (clocks, random
     /// seed, devices, routes, output sinks).
     pub fn with_env(mut self, world: Arc<HelperEnv>) -> XdpRunner<'p> {
-        self.state = RunState::new(&world, self.cpu);
-        self.world = world;
+        let cpu = self.env.cpu;
+        self.env = self.env.moved(cpu, world);
         self
     }
 
     /// The helper environment the runner's runs see.
     pub fn env(&self) -> &Arc<HelperEnv> {
-        &self.world
+        &self.env.world
     }
 
     /// Where the last run redirected its frame, if it called
     /// `bpf_redirect` or `bpf_redirect_map` successfully (what an
     /// `XDP_REDIRECT` verdict acts on).
     pub fn redirect(&self) -> Option<Redirect> {
-        self.state.redirect
+        self.env.run.redirect
     }
 
     /// The program this runner runs.
@@ -104,34 +124,15 @@ impl<'p> XdpRunner<'p> {
             hard_end: buff.hard_end(),
         };
         let ctx: *mut _ = buff.ctx_mut();
-        let stack = self.stack.bytes();
-        let args = ArgCheck {
-            checked: self.engine == Engine::Checked,
-            stack: Some(Region {
-                start: stack.as_ptr().expose_provenance() as u64,
-                len: stack.len() as u64,
-                writable: true,
-                kind: RegionKind::Stack,
-            }),
-        };
-        self.state.begin_run();
-        let mut env = XdpEnv {
-            ctx,
-            frame,
-            maps: self.prog.maps(),
-            cpu: self.cpu,
-            world: &self.world,
-            run: &mut self.state,
-            args,
-        };
-        let interp = self.prog.interp();
+        self.env.set_frame(ctx, frame);
+        let interp = self.interp;
         let r0 = match self.engine {
             // SAFETY: `runner` hands out unchecked runners only for
             // programs marked trusted (proven safe for XDP), and `ctx`
             // points to the live context of `buff`, whose frame outlives
             // the run.
-            Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut env) },
-            Engine::Checked => interp.run_checked(ctx as u64, &mut self.stack, &mut env),
+            Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
+            Engine::Checked => interp.run_checked(ctx as u64, &mut self.stack, &mut self.env),
         }?;
         Ok(r0 as u32)
     }
@@ -203,6 +204,49 @@ mod tests {
         for engine in Engine::ALL {
             let mut r = p.runner(engine).unwrap().with_cpu(3);
             assert_eq!(r.run(&mut buff), Ok(3));
+        }
+    }
+
+    #[test]
+    fn fast_runs_of_format_helpers_see_the_map_values_they_were_granted() {
+        // "%s" of a map value the program got from a lookup: the fast
+        // engine follows the pointer only because the runner tracks the
+        // run's grants for programs that call `bpf_snprintf`.
+        let p = load(
+            ".map v type=array key=4 value=8 entries=1
+            .map fmt type=array key=4 value=8 entries=1 flags=0x80
+            r1 = 0
+            *(u32 *)(r10 - 4) = r1
+            r1 = map[v] ll
+            r2 = r10
+            r2 += -4
+            call bpf_map_lookup_elem
+            if r0 == 0 goto out
+            r1 = 0x6968
+            *(u64 *)(r0 + 0) = r1
+            *(u64 *)(r10 - 16) = r0
+            r1 = r10
+            r1 += -32
+            r2 = 8
+            r3 = map_value[fmt]+0 ll
+            r4 = r10
+            r4 += -16
+            r5 = 8
+            call bpf_snprintf
+            r0 = *(u16 *)(r10 - 32)
+        out:
+            exit",
+            true,
+        );
+        let fmt = &p.maps().get(1).unwrap().map;
+        fmt.update_copy(&0u32.to_ne_bytes(), b"%s\0\0\0\0\0\0", 0)
+            .unwrap();
+        let mut buff = XdpBuff::new(&udp4(64), 1, 0).unwrap();
+        for engine in Engine::ALL {
+            let mut r = p.runner(engine).unwrap();
+            for _ in 0..2 {
+                assert_eq!(r.run(&mut buff), Ok(u32::from_le_bytes(*b"hi\0\0")));
+            }
         }
     }
 

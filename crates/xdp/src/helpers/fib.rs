@@ -225,7 +225,7 @@ pub fn fib_lookup(
     if fl & !flags::ALL != 0 {
         return Ok(errno(e::EINVAL));
     }
-    Ok(lookup(env.world, &mut p[..FIB_LOOKUP_SIZE], fl))
+    Ok(lookup(&env.world, &mut p[..FIB_LOOKUP_SIZE], fl))
 }
 
 /// The lookup on a `struct bpf_fib_lookup`, updating it in place.

@@ -25,7 +25,7 @@
 //!
 //! Helpers reach the world outside the program through the runtime's
 //! [`HelperEnv`] and keep per-run state (the redirect target, memory they
-//! handed out) in the runner's [`RunState`]. Pointer arguments are checked
+//! handed out) in the [`RunState`] the runner keeps. Pointer arguments are checked
 //! in checked runs (see [`mem`](self::mem)).
 
 pub mod callback;
@@ -49,6 +49,8 @@ use mem::{ArgCheck, Dir};
 use rxdp_interp::Interpreter;
 use rxdp_interp::{Env, HelperCtx, HelperError, Region, RegionKind, TailCallSlot, TailTarget};
 use rxdp_isa::helper_id as hid;
+use rxdp_isa::{CallKind, Insn};
+use std::sync::Arc;
 
 pub use env::{Clock, Device, Devices, EventSink, HelperEnv, PerfEvent, RecordingSink};
 pub use redirect::Redirect;
@@ -249,13 +251,23 @@ pub struct RunState {
     /// the last run (`None` when neither was called or the last
     /// `bpf_redirect_map` missed).
     pub redirect: Option<Redirect>,
+    /// Whether the lists below may hold something: set by every push
+    /// ([`XdpEnv::grant`] when it tracks grants, [`RunState::keep`]; a
+    /// ring buffer reservation is always granted, and programs that
+    /// reserve track grants), so that a run after one that left nothing
+    /// pays one compare to start.
+    dirty: bool,
+    /// Memory helpers handed out this run (map values, ring buffer
+    /// records), when the environment tracks grants (see
+    /// [`tracks_grants`]).
     granted: Vec<Region>,
     prandom: Prandom,
     /// Memory helpers handed out that must outlive their call (keys of
     /// `bpf_for_each_map_elem`), freed when the next run begins.
     kept: Vec<Box<[u8]>>,
     /// Ring buffer records reserved and not yet committed: (address, map
-    /// index).
+    /// index). Pushed only together with a grant of the record, in
+    /// environments that track grants.
     pub(crate) reserved: Vec<(u64, usize)>,
 }
 
@@ -264,6 +276,7 @@ impl RunState {
     pub fn new(world: &HelperEnv, cpu: u32) -> RunState {
         RunState {
             redirect: None,
+            dirty: false,
             granted: Vec::new(),
             prandom: Prandom::new(world.prandom, cpu),
             kept: Vec::new(),
@@ -271,45 +284,125 @@ impl RunState {
         }
     }
 
-    /// Clears what one run leaves behind, before the next one. Most runs
-    /// leave nothing: each list is looked at before it is cleared, so that
-    /// such a run pays a few compares.
-    #[inline]
+    /// Clears what one run leaves behind, before the next one.
+    #[inline(always)]
     pub fn begin_run(&mut self) {
         self.redirect = None;
-        if !self.granted.is_empty() {
-            self.granted.clear();
+        if self.dirty {
+            self.clear();
         }
-        if !self.kept.is_empty() {
-            self.kept.clear();
-        }
-        if !self.reserved.is_empty() {
-            self.reserved.clear();
-        }
+    }
+
+    /// The rare part of [`RunState::begin_run`], out of the run's way.
+    #[cold]
+    #[inline(never)]
+    fn clear(&mut self) {
+        self.dirty = false;
+        self.granted.clear();
+        self.kept.clear();
+        self.reserved.clear();
     }
 
     /// Keeps `bytes` until the next run; their address.
     pub(crate) fn keep(&mut self, bytes: Vec<u8>) -> u64 {
         let b = bytes.into_boxed_slice();
         let addr = b.as_ptr().expose_provenance() as u64;
+        self.dirty = true;
         self.kept.push(b);
         addr
     }
 }
 
-/// What one program run sees: its frame, its maps, the CPU it runs on,
-/// the runtime's [`HelperEnv`] and the runner's [`RunState`].
+/// What a program run sees: its frame, its maps, the CPU it runs on, the
+/// runtime's [`HelperEnv`] and the helpers' [`RunState`].
+///
+/// A runner keeps one for all its runs: only the frame changes from one
+/// run to the next (see [`XdpEnv::set_frame`]).
 pub struct XdpEnv<'a> {
+    /// The context of the frame of the current run; set by
+    /// [`XdpEnv::set_frame`] before each run and dereferenced only during
+    /// it (between runs it may dangle).
     pub(crate) ctx: *mut XdpContext,
     pub(crate) frame: FrameBounds,
     pub(crate) maps: &'a MapTable,
     pub(crate) cpu: u32,
-    pub(crate) world: &'a HelperEnv,
-    pub(crate) run: &'a mut RunState,
+    pub(crate) world: Arc<HelperEnv>,
+    pub(crate) run: RunState,
     pub(crate) args: ArgCheck,
+    /// Whether [`XdpEnv::grant`] records what it grants (see
+    /// [`tracks_grants`]).
+    track_grants: bool,
 }
 
+/// Whether runs of `insns` need the list of the memory helpers granted
+/// them during the run. Checked runs check helpers' pointer arguments
+/// against it; a fast run needs it only where a helper follows a pointer
+/// no verifier proves (the strings and addresses of `bpf_trace_printk`
+/// and `bpf_snprintf`), where any helper may be reached unseen (`callx`;
+/// a tail call's target), and to clear ring buffer reservations (which
+/// ride on their grant). Other fast runs skip the bookkeeping.
+pub(crate) fn tracks_grants(insns: &[Insn], checked: bool) -> bool {
+    const NEED: [i32; 4] = [
+        hid::TRACE_PRINTK,
+        hid::SNPRINTF,
+        hid::TAIL_CALL,
+        hid::RINGBUF_RESERVE,
+    ];
+    checked
+        || insns.iter().any(|i| match *i {
+            Insn::Call(CallKind::Helper(id)) => NEED.contains(&id),
+            Insn::Callx { .. } => true,
+            _ => false,
+        })
+}
+
+// SAFETY: the only field that is not `Send`/`Sync` by itself is `ctx`,
+// which is dereferenced only during a run, by the thread running it, while
+// the runner's caller holds the frame it points to borrowed mutably (see
+// `XdpRunner::run`); between runs it is never read.
+unsafe impl Send for XdpEnv<'_> {}
+// SAFETY: as for `Send`: a shared `XdpEnv` never dereferences `ctx`
+// outside a run, and a run needs the environment mutably.
+unsafe impl Sync for XdpEnv<'_> {}
+
 impl<'a> XdpEnv<'a> {
+    /// An environment for runs of a program with `maps` on `cpu` in
+    /// `world`; `args` says whether and where helpers' pointer arguments
+    /// are checked, `track_grants` whether grants are recorded (see
+    /// [`tracks_grants`]). It has no frame until [`XdpEnv::set_frame`].
+    pub(crate) fn new(
+        maps: &'a MapTable,
+        cpu: u32,
+        world: Arc<HelperEnv>,
+        args: ArgCheck,
+        track_grants: bool,
+    ) -> Self {
+        XdpEnv {
+            ctx: core::ptr::null_mut(),
+            frame: FrameBounds::default(),
+            maps,
+            cpu,
+            run: RunState::new(&world, cpu),
+            world,
+            args,
+            track_grants,
+        }
+    }
+
+    /// The same environment on `cpu` in `world`, its run state fresh.
+    pub(crate) fn moved(self, cpu: u32, world: Arc<HelperEnv>) -> Self {
+        XdpEnv::new(self.maps, cpu, world, self.args, self.track_grants)
+    }
+
+    /// Points the environment at the frame of the next run and clears
+    /// what the last run left.
+    #[inline(always)]
+    pub(crate) fn set_frame(&mut self, ctx: *mut XdpContext, frame: FrameBounds) {
+        self.ctx = ctx;
+        self.frame = frame;
+        self.run.begin_run();
+    }
+
     /// The context of the frame being processed.
     pub(crate) fn ctx(&self) -> &XdpContext {
         // SAFETY: `ctx` points to the live context of this run, which the
@@ -338,6 +431,7 @@ impl<'a> XdpEnv<'a> {
 
     /// Program memory `[addr, addr + len)` handed to helper `id` as
     /// argument `what`, checked in checked runs; a pointer to it.
+    #[inline(always)]
     fn arg_ptr(
         &self,
         id: u32,
@@ -347,16 +441,29 @@ impl<'a> XdpEnv<'a> {
         dir: Dir,
     ) -> Result<*mut u8, HelperError> {
         if self.args.checked && len > 0 {
-            let mut regions = Vec::new();
-            self.regions(&mut regions);
-            let all = regions
-                .into_iter()
-                .chain(self.args.stack)
-                .chain(self.run.granted.iter().copied());
-            mem::check(all, addr, len, dir)
-                .map_err(|why| mem::bad_arg(id, what, addr, len, why))?;
+            self.check_arg(id, what, addr, len, dir)?;
         }
         Ok(core::ptr::with_exposed_provenance_mut(addr as usize))
+    }
+
+    /// The checked runs' part of [`XdpEnv::arg_ptr`], out of the fast
+    /// runs' way.
+    #[inline(never)]
+    fn check_arg(
+        &self,
+        id: u32,
+        what: &str,
+        addr: u64,
+        len: u64,
+        dir: Dir,
+    ) -> Result<(), HelperError> {
+        let mut regions = Vec::new();
+        self.regions(&mut regions);
+        let all = regions
+            .into_iter()
+            .chain(self.args.stack)
+            .chain(self.run.granted.iter().copied());
+        mem::check(all, addr, len, dir).map_err(|why| mem::bad_arg(id, what, addr, len, why))
     }
 
     /// Reads `len` bytes of program memory given to helper `id`.
@@ -410,7 +517,10 @@ impl<'a> XdpEnv<'a> {
 
     /// Hands memory to the program for the rest of the run.
     pub(crate) fn grant(&mut self, region: Region, hc: &mut Ctx<'_, '_>) {
-        self.run.granted.push(region);
+        if self.track_grants {
+            self.run.dirty = true;
+            self.run.granted.push(region);
+        }
         hc.grant(region);
     }
 }
@@ -427,6 +537,9 @@ pub(crate) fn errno(e: i32) -> u64 {
 // that hand out values to programs is at least the run (elements are
 // reclaimed after a grace period).
 unsafe impl Env for XdpEnv<'_> {
+    // Inlined into the interpreter's loop: the table lookup, without a
+    // call of its own before the helper's.
+    #[inline]
     fn call_helper(
         &mut self,
         id: u32,
@@ -538,5 +651,40 @@ mod tests {
         assert!(!is_supported(9), "bpf_skb_store_bytes is not an XDP helper");
         assert!(!is_supported(0));
         assert!(!is_supported(100_000));
+    }
+
+    #[test]
+    fn only_runs_that_need_them_track_grants() {
+        let call = |id| Insn::Call(CallKind::Helper(id));
+        let lookup = [call(hid::MAP_LOOKUP_ELEM), Insn::Exit];
+        assert!(!tracks_grants(&lookup, false));
+        assert!(tracks_grants(&lookup, true), "checked runs always do");
+        for id in [
+            hid::TRACE_PRINTK,
+            hid::SNPRINTF,
+            hid::TAIL_CALL,
+            hid::RINGBUF_RESERVE,
+        ] {
+            assert!(tracks_grants(&[call(id), Insn::Exit], false), "{id}");
+        }
+        let callx = Insn::Callx {
+            dst: rxdp_isa::Reg::R1,
+        };
+        assert!(tracks_grants(&[callx, Insn::Exit], false));
+    }
+
+    #[test]
+    fn a_run_starts_without_what_the_last_one_left() {
+        let mut s = RunState::new(&HelperEnv::deterministic(), 0);
+        s.begin_run();
+        assert!(!s.dirty);
+        let addr = s.keep(vec![1, 2, 3]);
+        assert_ne!(addr, 0);
+        s.redirect = Some(Redirect::Ifindex(3));
+        assert!(s.dirty);
+        s.begin_run();
+        assert!(!s.dirty);
+        assert!(s.kept.is_empty());
+        assert_eq!(s.redirect, None);
     }
 }
