@@ -457,13 +457,8 @@ impl<'a> XdpEnv<'a> {
         len: u64,
         dir: Dir,
     ) -> Result<(), HelperError> {
-        let mut regions = Vec::new();
-        self.regions(&mut regions);
-        let all = regions
-            .into_iter()
-            .chain(self.args.stack)
-            .chain(self.run.granted.iter().copied());
-        mem::check(all, addr, len, dir).map_err(|why| mem::bad_arg(id, what, addr, len, why))
+        mem::check(self.program_memory(), addr, len, dir)
+            .map_err(|why| mem::bad_arg(id, what, addr, len, why))
     }
 
     /// Reads `len` bytes of program memory given to helper `id`.
@@ -506,13 +501,44 @@ impl<'a> XdpEnv<'a> {
     /// that format conversions follow), checked in every run: these
     /// pointers are arbitrary values no verifier proves.
     pub(crate) fn readable_at(&self, addr: u64) -> Option<Region> {
-        let mut regions = Vec::new();
-        self.regions(&mut regions);
-        regions
+        self.program_memory().find(|r| r.contains(addr, 1))
+    }
+
+    /// The context, read-only.
+    fn ctx_region(&self) -> Region {
+        Region {
+            start: self.ctx as u64,
+            len: core::mem::size_of::<XdpContext>() as u64,
+            writable: false,
+            kind: RegionKind::Context,
+        }
+    }
+
+    /// The packet, `data_meta..data_end`.
+    fn packet_region(&self) -> Region {
+        let ctx = self.ctx();
+        Region {
+            start: ctx.data_meta,
+            len: ctx.data_end - ctx.data_meta,
+            writable: true,
+            kind: RegionKind::Packet,
+        }
+    }
+
+    /// The values of direct-access maps (global data).
+    fn value_regions(&self) -> impl Iterator<Item = Region> + 'a {
+        self.maps.iter().filter_map(value_region)
+    }
+
+    /// All the memory the program may hand a helper now: what
+    /// [`Env::regions`] reports, the stack and what helpers granted (when
+    /// tracked). Walked in place: a checked helper call allocates nothing.
+    fn program_memory(&self) -> impl Iterator<Item = Region> + '_ {
+        [self.ctx_region(), self.packet_region()]
             .into_iter()
+            .chain(self.value_regions())
             .chain(self.args.stack)
             .chain(self.run.granted.iter().copied())
-            .find(|r| r.contains(addr, 1))
     }
 
     /// Hands memory to the program for the rest of the run.
@@ -523,6 +549,18 @@ impl<'a> XdpEnv<'a> {
         }
         hc.grant(region);
     }
+}
+
+/// The value of a direct-access map (global data), which the program may
+/// access without a lookup.
+fn value_region(m: &MapRef) -> Option<Region> {
+    let addr = m.map.direct_value_addr()?;
+    Some(Region {
+        start: addr,
+        len: u64::from(m.map.def().value_size),
+        writable: m.writable,
+        kind: RegionKind::MapValue,
+    })
 }
 
 /// `errno` as a helper's return value: `-errno` in 64-bit two's complement.
@@ -589,27 +627,13 @@ unsafe impl Env for XdpEnv<'_> {
     }
 
     fn regions(&self, out: &mut Vec<Region>) {
-        let ctx = self.ctx();
-        out.push(Region {
-            start: self.ctx as u64,
-            len: core::mem::size_of::<XdpContext>() as u64,
-            writable: false,
-            kind: RegionKind::Context,
-        });
-        out.push(Region {
-            start: ctx.data_meta,
-            len: ctx.data_end - ctx.data_meta,
-            writable: true,
-            kind: RegionKind::Packet,
-        });
+        // Pushed one by one: cheaper than `extend` of an iterator chain on
+        // every checked run's entry.
+        out.push(self.ctx_region());
+        out.push(self.packet_region());
         for m in self.maps.iter() {
-            if let Some(addr) = m.map.direct_value_addr() {
-                out.push(Region {
-                    start: addr,
-                    len: u64::from(m.map.def().value_size),
-                    writable: m.writable,
-                    kind: RegionKind::MapValue,
-                });
+            if let Some(r) = value_region(m) {
+                out.push(r);
             }
         }
     }
