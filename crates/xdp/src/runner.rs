@@ -132,10 +132,29 @@ impl<'p> XdpRunner<'p> {
             // points to the live context of `buff`, whose frame outlives
             // the run.
             Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
-            Engine::Checked => interp.run_checked(ctx as u64, &mut self.stack, &mut self.env),
+            Engine::Checked => self.run_checked(ctx as u64).map_err(unbox),
         }?;
         Ok(r0 as u32)
     }
+
+    /// The checked engine's run, out of line: `run` is inlined into its
+    /// callers, which then hold one interpreter loop, not two (and a small
+    /// enough caller, such as a benchmark's closure, is inlined in turn).
+    /// The fault comes boxed, so that the result fits two registers.
+    #[inline(never)]
+    fn run_checked(&mut self, ctx: u64) -> Result<u64, Box<Fault>> {
+        self.interp
+            .run_checked(ctx, &mut self.stack, &mut self.env)
+            .map_err(Box::new)
+    }
+}
+
+/// A checked run's fault out of its box, off the run's way.
+#[cold]
+#[inline(never)]
+#[expect(clippy::boxed_local, reason = "the checked run's faults come boxed")]
+fn unbox(fault: Box<Fault>) -> Fault {
+    *fault
 }
 
 #[cfg(test)]
