@@ -152,6 +152,12 @@ pub trait Map: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For a map of maps, the template every inner map matches (what the
+    /// verifier types an inner map pointer by).
+    fn inner_template(&self) -> Option<&MapDef> {
+        None
+    }
+
     /// The concrete map, for type-specific fast paths (an array lookup that
     /// generated code inlines).
     fn as_any(&self) -> &dyn Any;

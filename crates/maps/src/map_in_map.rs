@@ -262,6 +262,10 @@ impl Map for MapInMap {
         self.read().get(key).map(|i| Arc::clone(&i.map))
     }
 
+    fn inner_template(&self) -> Option<&MapDef> {
+        Some(&self.template)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -4,6 +4,7 @@
 //! (`jump out of range from insn 7 to 12`), so that a developer who knows
 //! the kernel's log recognises them.
 
+use crate::Stats;
 use core::fmt;
 
 /// Why a program was rejected, naming the instruction at fault when there
@@ -17,6 +18,11 @@ pub struct VerifyError {
     pub pc: Option<usize>,
     /// What is wrong, in the kernel's words where it has them.
     pub msg: String,
+    /// The verifier's log up to the rejection, at the level asked for
+    /// (empty at level 0).
+    pub log: String,
+    /// What the verifier did before it gave up.
+    pub stats: Stats,
 }
 
 impl VerifyError {
@@ -25,6 +31,8 @@ impl VerifyError {
         VerifyError {
             pc: Some(pc),
             msg: msg.into(),
+            log: String::new(),
+            stats: Stats::default(),
         }
     }
 
@@ -33,6 +41,8 @@ impl VerifyError {
         VerifyError {
             pc: None,
             msg: msg.into(),
+            log: String::new(),
+            stats: Stats::default(),
         }
     }
 }

@@ -28,6 +28,34 @@ pub trait MapResolver {
     /// its single element plus `off`, or an error if the map has no direct
     /// value access or `off` is out of range.
     fn resolve(&self, index: u32, value_off: Option<u32>) -> Result<u64, String>;
+
+    /// What the verifier needs to know of map `index`, or None if there is
+    /// no such map.
+    fn map_info(&self, index: u32) -> Option<MapInfo>;
+}
+
+/// A map as the verifier sees it: the sizes that bound accesses through
+/// its pointers and the type that decides which helpers take it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MapInfo {
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` flags.
+    pub flags: u32,
+    /// Whether programs may only read its values (`BPF_F_RDONLY_PROG`,
+    /// `.rodata`).
+    pub readonly: bool,
+    /// Offset of the `struct bpf_spin_lock` in its values, if they hold
+    /// one.
+    pub spin_lock_off: Option<u32>,
+    /// For maps of maps: the inner maps' template.
+    pub inner: Option<Box<MapInfo>>,
 }
 
 /// A [`MapResolver`] for programs that use no maps: every reference is an
@@ -40,6 +68,10 @@ impl MapResolver for NoMaps {
         Err(format!(
             "fd {index} is not pointing to valid bpf_map: the program has no maps"
         ))
+    }
+
+    fn map_info(&self, _index: u32) -> Option<MapInfo> {
+        None
     }
 }
 

@@ -6,6 +6,7 @@
 //! The verifier does not hard-code any program type; the XDP crate
 //! implements [`ProgramType`] for `xdp_md`.
 
+use crate::proto::HelperProto;
 use rxdp_isa::Size;
 
 /// How one valid context access is rewritten: the native offset and size
@@ -20,6 +21,23 @@ pub struct CtxAccess {
     pub native_off: i16,
     /// Size of the native access; loads are zero-extended.
     pub native_size: Size,
+    /// What the loaded value is.
+    pub field: CtxField,
+}
+
+/// What a context field holds, as the verifier types the register a load
+/// of it fills (the kernel's `bpf_insn_access_aux.reg_type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CtxField {
+    /// A number.
+    #[default]
+    Scalar,
+    /// The first packet byte (`PTR_TO_PACKET`).
+    Packet,
+    /// One past the last packet byte (`PTR_TO_PACKET_END`).
+    PacketEnd,
+    /// The first metadata byte (`PTR_TO_PACKET_META`).
+    PacketMeta,
 }
 
 /// A BPF program type, as far as verification and fixup need it.
@@ -38,6 +56,19 @@ pub trait ProgramType {
     /// how it is rewritten, or why it is invalid (in the kernel's words:
     /// "invalid bpf_context access off=%d size=%d").
     fn context_access(&self, off: i32, size: Size, write: bool) -> Result<CtxAccess, String>;
+
+    /// The prototype of helper `id` if programs of this type may call it
+    /// (the kernel's `get_func_proto`). None by default.
+    fn helper_proto(&self, id: u32) -> Option<&'static HelperProto> {
+        let _ = id;
+        None
+    }
+
+    /// Whether programs of this type may read and write packet data
+    /// through `data`/`data_end` (the kernel's `may_access_direct_pkt_data`).
+    fn packet_access(&self) -> bool {
+        self.has_context()
+    }
 }
 
 /// The program type of raw-memory programs: `r1` is a plain pointer to a

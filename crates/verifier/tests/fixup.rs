@@ -434,6 +434,10 @@ impl MapResolver for TestMaps {
             _ => Err(format!("fd {index} is not pointing to valid bpf_map")),
         }
     }
+
+    fn map_info(&self, _index: u32) -> Option<rxdp_verifier::MapInfo> {
+        None
+    }
 }
 
 fn with_lddw(pseudo: Pseudo, imm: u64) -> Vec<Insn> {
@@ -542,7 +546,7 @@ fn verify_reports_structure_and_ctx_accesses() {
         ldx(Size::W, 0, 1, 4),
         exit(),
     ];
-    let v = verify(&insns, &XdpTest, &NoMaps).unwrap();
+    let v = verify(&insns, &XdpTest, &NoMaps, &Default::default()).unwrap();
     assert_eq!(v.structure.subprogs.len(), 2);
     let sites: Vec<(usize, i32)> = v.ctx_accesses.iter().map(|s| (s.pc, s.off)).collect();
     assert_eq!(sites, vec![(2, 0), (4, 4)]);

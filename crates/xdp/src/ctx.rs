@@ -12,7 +12,7 @@
 
 use core::mem::offset_of;
 use rxdp_isa::Size;
-use rxdp_verifier::{CtxAccess, ProgramType};
+use rxdp_verifier::{CtxAccess, CtxField, HelperProto, ProgramType};
 
 /// Offsets of the fields of the UAPI `struct xdp_md`.
 pub mod xdp_md {
@@ -76,6 +76,14 @@ fn native(off: usize, size: Size) -> CtxAccess {
     CtxAccess {
         native_off: off as i16,
         native_size: size,
+        field: CtxField::Scalar,
+    }
+}
+
+fn pointer(off: usize, field: CtxField) -> CtxAccess {
+    CtxAccess {
+        field,
+        ..native(off, Size::DW)
     }
 }
 
@@ -90,9 +98,9 @@ impl ProgramType for Xdp {
             return Err(invalid());
         }
         Ok(match off {
-            xdp_md::DATA => native(offset_of!(XdpContext, data), Size::DW),
-            xdp_md::DATA_END => native(offset_of!(XdpContext, data_end), Size::DW),
-            xdp_md::DATA_META => native(offset_of!(XdpContext, data_meta), Size::DW),
+            xdp_md::DATA => pointer(offset_of!(XdpContext, data), CtxField::Packet),
+            xdp_md::DATA_END => pointer(offset_of!(XdpContext, data_end), CtxField::PacketEnd),
+            xdp_md::DATA_META => pointer(offset_of!(XdpContext, data_meta), CtxField::PacketMeta),
             xdp_md::INGRESS_IFINDEX => native(offset_of!(XdpContext, ingress_ifindex), Size::W),
             xdp_md::RX_QUEUE_INDEX => native(offset_of!(XdpContext, rx_queue_index), Size::W),
             xdp_md::EGRESS_IFINDEX if self.attach == XdpAttach::Devmap => {
@@ -100,6 +108,10 @@ impl ProgramType for Xdp {
             }
             _ => return Err(invalid()),
         })
+    }
+
+    fn helper_proto(&self, id: u32) -> Option<&'static HelperProto> {
+        crate::helpers::helper(id).and_then(|_| rxdp_verifier::proto::proto(id))
     }
 }
 
@@ -112,15 +124,15 @@ mod tests {
         let x = Xdp::default();
         assert_eq!(
             x.context_access(0, Size::W, false).unwrap(),
-            native(0, Size::DW)
+            pointer(0, CtxField::Packet)
         );
         assert_eq!(
             x.context_access(4, Size::W, false).unwrap(),
-            native(8, Size::DW)
+            pointer(8, CtxField::PacketEnd)
         );
         assert_eq!(
             x.context_access(8, Size::W, false).unwrap(),
-            native(16, Size::DW)
+            pointer(16, CtxField::PacketMeta)
         );
         assert_eq!(
             x.context_access(12, Size::W, false).unwrap(),

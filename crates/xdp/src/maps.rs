@@ -6,7 +6,7 @@
 //! so those addresses never move while the program lives.
 
 use rxdp_maps::{Map, MapDef};
-use rxdp_verifier::MapResolver;
+use rxdp_verifier::{MapInfo, MapResolver};
 use std::sync::Arc;
 
 /// What a map pointer in a program register points to.
@@ -108,5 +108,33 @@ impl MapResolver for MapTable {
             ));
         }
         Ok(base + u64::from(off))
+    }
+
+    fn map_info(&self, index: u32) -> Option<MapInfo> {
+        self.maps.get(index as usize).map(|m| map_info(m))
+    }
+}
+
+/// What the verifier needs to know of one map.
+fn map_info(m: &MapRef) -> MapInfo {
+    let def = m.map.def();
+    MapInfo {
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        flags: def.flags,
+        readonly: !m.writable,
+        spin_lock_off: m.map.spin_lock_off(),
+        inner: m.map.inner_template().map(|def| {
+            Box::new(MapInfo {
+                map_type: def.map_type,
+                key_size: def.key_size,
+                value_size: def.value_size,
+                max_entries: def.max_entries,
+                flags: def.flags,
+                ..MapInfo::default()
+            })
+        }),
     }
 }

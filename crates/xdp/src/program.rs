@@ -94,7 +94,8 @@ impl XdpProgram {
         xdp: Xdp,
     ) -> Result<XdpProgram, LoadError> {
         check_helpers(insns)?;
-        let verified = rxdp_verifier::verify(insns, &xdp, &*maps)?;
+        let verified =
+            rxdp_verifier::verify(insns, &xdp, &*maps, &rxdp_verifier::Options::default())?;
         let interp = Arc::new(Interpreter::new(&verified.insns)?);
         Ok(XdpProgram {
             insns: insns.to_vec(),

@@ -165,6 +165,7 @@ impl ProgramType for XdpTest {
         Ok(CtxAccess {
             native_off,
             native_size,
+            field: Default::default(),
         })
     }
 }
