@@ -80,6 +80,7 @@ fn run_rxdp(
     let opts = ObjectOpts {
         nr_cpus,
         vars: setup.vars().collect(),
+        ..ObjectOpts::default()
     };
     let mut loaded = XdpObject::load(object, &opts).map_err(|e| {
         format!(

@@ -77,6 +77,8 @@ pub struct ObjectOpts {
     /// Global variables to set before verification: (section, name,
     /// value), as a skeleton sets `volatile const` knobs.
     pub vars: Vec<(String, String, Vec<u8>)>,
+    /// How the verifier checks the programs.
+    pub verifier: rxdp_verifier::Options,
 }
 
 impl Default for ObjectOpts {
@@ -84,6 +86,7 @@ impl Default for ObjectOpts {
         ObjectOpts {
             nr_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             vars: Vec::new(),
+            verifier: rxdp_verifier::Options::default(),
         }
     }
 }
@@ -152,7 +155,8 @@ impl XdpObject {
                     _ => XdpAttach::Interface,
                 },
             };
-            let prog = XdpProgram::load_with_maps(&p.insns, Arc::clone(&maps), xdp).map_err(err)?;
+            let prog = XdpProgram::load_with_maps(&p.insns, Arc::clone(&maps), xdp, &opts.verifier)
+                .map_err(err)?;
             programs.push((p.name.clone(), prog));
         }
         let loaded = XdpObject {

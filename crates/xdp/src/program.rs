@@ -9,7 +9,7 @@ use rxdp_isa::asm::MapDecl;
 use rxdp_isa::{CallKind, Insn};
 use rxdp_maps::ProgRef;
 use rxdp_maps::{MapDef, MapError};
-use rxdp_verifier::VerifyError;
+use rxdp_verifier::{Options, VerifyError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -67,6 +67,15 @@ impl XdpProgram {
     /// Loads a program and creates the maps it declares (index `i` of
     /// `maps` is what `map[i]` pseudo loads refer to).
     pub fn load(insns: &[Insn], maps: &[MapDecl]) -> Result<XdpProgram, LoadError> {
+        Self::load_with_options(insns, maps, &Options::default())
+    }
+
+    /// [`XdpProgram::load`] with the verifier's options.
+    pub fn load_with_options(
+        insns: &[Insn],
+        maps: &[MapDecl],
+        opts: &Options,
+    ) -> Result<XdpProgram, LoadError> {
         let mut table = MapTable::new();
         for d in maps {
             let def = MapDef {
@@ -83,7 +92,7 @@ impl XdpProgram {
             })?;
             table.push(&d.name, map, true);
         }
-        Self::load_with_maps(insns, Arc::new(table), Xdp::default())
+        Self::load_with_maps(insns, Arc::new(table), Xdp::default(), opts)
     }
 
     /// Loads a program whose maps already exist (shared with the other
@@ -92,10 +101,10 @@ impl XdpProgram {
         insns: &[Insn],
         maps: Arc<MapTable>,
         xdp: Xdp,
+        opts: &Options,
     ) -> Result<XdpProgram, LoadError> {
         check_helpers(insns)?;
-        let verified =
-            rxdp_verifier::verify(insns, &xdp, &*maps, &rxdp_verifier::Options::default())?;
+        let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
         let interp = Arc::new(Interpreter::new(&verified.insns)?);
         Ok(XdpProgram {
             insns: insns.to_vec(),
