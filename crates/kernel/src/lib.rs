@@ -18,6 +18,9 @@
 mod btf;
 pub mod consts;
 mod error;
+/// Random XDP programs biased toward what breaks verifiers, safe or not,
+/// for testing rxdp's verifier for soundness.
+pub mod hostile;
 mod map;
 mod probe;
 mod prog;
