@@ -190,14 +190,15 @@ impl Gen<'_> {
             self.a.st(Size::B, FP, slot + 1, 0x7f);
         }
         self.a.ldx(size, R2, FP, slot);
-        // Use it as an offset into a checked packet range of 16 + 8.
+        // Use it as an offset into the packet, then check the result
+        // (a variable offset starts a new packet range).
         let skip = self.a.label();
         self.a.mov_x(R1, DATA);
-        self.a.alu_k(AluOp::Add, R1, 24);
-        self.check_le(R1, END, skip);
-        self.length_hint(24);
-        self.a.mov_x(R1, DATA);
         self.a.alu_x(AluOp::Add, R1, R2);
+        self.a.mov_x(R3, R1);
+        self.a.alu_k(AluOp::Add, R3, 8);
+        self.check_le(R3, END, skip);
+        self.length_hint(24);
         self.access(Size::DW, R1, 0);
         self.a.bind(skip);
     }
