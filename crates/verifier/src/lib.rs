@@ -21,6 +21,7 @@ pub mod error;
 pub mod fixup;
 pub mod prog_type;
 pub mod proto;
+pub mod scalar;
 pub mod tnum;
 
 pub use cfg::{MAX_INSNS, Structure, Subprog, check_structure};
