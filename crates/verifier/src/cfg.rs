@@ -119,7 +119,7 @@ fn check_insn(insns: &[Insn], pc: usize, insn: &Insn) -> Result<(), VerifyError>
 
 /// The register an instruction explicitly writes, if any (calls clobber
 /// r0-r5 implicitly and never r10, so they do not count here).
-fn written_register(insn: &Insn) -> Option<Reg> {
+pub(crate) fn written_register(insn: &Insn) -> Option<Reg> {
     match *insn {
         Insn::Alu { dst, .. }
         | Insn::MovSx { dst, .. }

@@ -99,8 +99,19 @@ pub(crate) fn rewrite(
     } else {
         Vec::new()
     };
+    let out = rewrite_with(insns, &sites, prog_type, maps)?;
+    Ok((out, sites))
+}
+
+/// Rewrites the given context accesses and resolves map references.
+pub(crate) fn rewrite_with(
+    insns: &[Insn],
+    sites: &[CtxSite],
+    prog_type: &dyn ProgramType,
+    maps: &dyn MapResolver,
+) -> Result<Vec<Insn>, VerifyError> {
     let mut out = insns.to_vec();
-    for site in &sites {
+    for site in sites {
         out[site.pc] = convert_ctx_access(&insns[site.pc], site, prog_type)?;
     }
     for (pc, insn) in out.iter_mut().enumerate() {
@@ -108,7 +119,7 @@ pub(crate) fn rewrite(
             *insn = resolve_ldimm64(insn, pc, maps)?;
         }
     }
-    Ok((out, sites))
+    Ok(out)
 }
 
 /// Rewrites one context access to the native context's layout.

@@ -16,12 +16,15 @@
 //! [`MapResolver`]; the verifier hard-codes neither.
 
 pub mod cfg;
+mod check;
 pub mod ctx;
 pub mod error;
 pub mod fixup;
+pub mod liveness;
 pub mod prog_type;
 pub mod proto;
 pub mod scalar;
+pub mod state;
 pub mod tnum;
 
 pub use cfg::{MAX_INSNS, Structure, Subprog, check_structure};
@@ -78,10 +81,50 @@ pub struct VerifiedProgram {
     /// The context accesses, as found before rewriting (the instructions
     /// at these slots are the rewritten ones).
     pub ctx_accesses: Vec<CtxSite>,
+    /// Per subprogram: its stack and the registers it must preserve.
+    pub subprogs: Vec<SubprogInfo>,
+    /// Tail calls whose prog array and key are the same constants on
+    /// every path: the engines may jump to the target directly.
+    pub direct_tail_calls: Vec<DirectTailCall>,
+    /// `bpf_map_lookup_elem` calls on the same array map on every path:
+    /// the engines may compute the value's address inline.
+    pub inline_lookups: Vec<InlineLookup>,
     /// The log, at the level asked for.
     pub log: String,
     /// What verification cost.
     pub stats: Stats,
+}
+
+/// What the engines need to know about one subprogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubprogInfo {
+    /// Bytes of stack the subprogram uses (deepest access below `r10`).
+    pub stack_depth: u32,
+    /// The callee-saved registers (`r6..r9`) it writes, bit `i` for `ri`:
+    /// a prologue saves only these.
+    pub callee_saved: u16,
+    /// Whether it calls `bpf_tail_call`.
+    pub tail_calls: bool,
+}
+
+/// A tail call site whose target slot is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectTailCall {
+    /// The `call bpf_tail_call` instruction.
+    pub pc: usize,
+    /// The prog array's map index.
+    pub map: u32,
+    /// The key.
+    pub key: u64,
+}
+
+/// A map lookup the engines may inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineLookup {
+    /// The `call bpf_map_lookup_elem` instruction.
+    pub pc: usize,
+    /// The array's map index.
+    pub map: u32,
 }
 
 /// Proves a program safe and rewrites it for execution.
@@ -91,14 +134,19 @@ pub fn verify(
     maps: &dyn MapResolver,
     opts: &Options,
 ) -> Result<VerifiedProgram, VerifyError> {
-    let _ = opts;
     let structure = check_structure(insns)?;
-    let (insns, ctx_accesses) = fixup::rewrite(insns, &structure, prog_type, maps)?;
+    let checked = check::Verifier::run(insns, &structure, prog_type, maps, opts)?;
+    let ctx_accesses = check::Verifier::ctx_sites(insns, &checked.aux);
+    let handoff = check::handoff(insns, &structure, &checked, maps);
+    let insns = fixup::rewrite_with(insns, &ctx_accesses, prog_type, maps)?;
     Ok(VerifiedProgram {
         insns,
         structure,
         ctx_accesses,
-        log: String::new(),
-        stats: Stats::default(),
+        subprogs: handoff.subprogs,
+        direct_tail_calls: handoff.direct_tail_calls,
+        inline_lookups: handoff.inline_lookups,
+        log: checked.log,
+        stats: checked.stats,
     })
 }

@@ -397,6 +397,51 @@ pub const PROTOS: &[HelperProto] = &[
     ),
 ];
 
+/// Whether helper `helper` may take a map of type `map_type` (the
+/// kernel's `check_map_func_compatibility`, both directions: some maps
+/// serve only certain helpers, some helpers take only certain maps).
+pub fn map_compatible(helper: u32, map_type: u32) -> bool {
+    use rxdp_isa::maptype as m;
+    let h = helper as i32;
+    let by_map: Option<&[i32]> = match map_type {
+        m::PROG_ARRAY => Some(&[hid::TAIL_CALL]),
+        m::PERF_EVENT_ARRAY => Some(&[hid::PERF_EVENT_OUTPUT]),
+        m::RINGBUF => Some(&[
+            hid::RINGBUF_OUTPUT,
+            hid::RINGBUF_RESERVE,
+            hid::RINGBUF_QUERY,
+        ]),
+        m::DEVMAP | m::DEVMAP_HASH | m::XSKMAP => Some(&[hid::REDIRECT_MAP, hid::MAP_LOOKUP_ELEM]),
+        m::CPUMAP => Some(&[hid::REDIRECT_MAP]),
+        m::ARRAY_OF_MAPS | m::HASH_OF_MAPS => Some(&[hid::MAP_LOOKUP_ELEM]),
+        m::QUEUE | m::STACK => Some(&[hid::MAP_PUSH_ELEM, hid::MAP_POP_ELEM, hid::MAP_PEEK_ELEM]),
+        m::BLOOM_FILTER => Some(&[hid::MAP_PUSH_ELEM, hid::MAP_PEEK_ELEM]),
+        _ => None,
+    };
+    if by_map.is_some_and(|allowed| !allowed.contains(&h)) {
+        return false;
+    }
+    let by_helper: Option<&[u32]> = match h {
+        hid::TAIL_CALL => Some(&[m::PROG_ARRAY]),
+        hid::PERF_EVENT_OUTPUT => Some(&[m::PERF_EVENT_ARRAY]),
+        hid::RINGBUF_OUTPUT | hid::RINGBUF_RESERVE | hid::RINGBUF_QUERY => Some(&[m::RINGBUF]),
+        hid::REDIRECT_MAP => Some(&[m::DEVMAP, m::DEVMAP_HASH, m::CPUMAP, m::XSKMAP]),
+        hid::MAP_POP_ELEM => Some(&[m::QUEUE, m::STACK]),
+        hid::MAP_PUSH_ELEM | hid::MAP_PEEK_ELEM => Some(&[m::QUEUE, m::STACK, m::BLOOM_FILTER]),
+        hid::MAP_LOOKUP_PERCPU_ELEM => Some(&[m::PERCPU_ARRAY, m::PERCPU_HASH, m::LRU_PERCPU_HASH]),
+        hid::FOR_EACH_MAP_ELEM => Some(&[
+            m::HASH,
+            m::LRU_HASH,
+            m::ARRAY,
+            m::PERCPU_HASH,
+            m::LRU_PERCPU_HASH,
+            m::PERCPU_ARRAY,
+        ]),
+        _ => None,
+    };
+    by_helper.is_none_or(|allowed| allowed.contains(&map_type))
+}
+
 /// The prototype of helper `id`, if rxdp knows it.
 pub fn proto(id: u32) -> Option<&'static HelperProto> {
     PROTOS.iter().find(|p| p.id == id)

@@ -1,0 +1,310 @@
+//! Arithmetic (the kernel's `check_alu_op` and `adjust_*_min_max_vals`):
+//! on scalars, the numeric domain computes the result's bounds; on
+//! pointers, only adding or subtracting a scalar keeps a pointer (its
+//! fixed offset moves by a constant, its variable offset by a range), and
+//! only where the pointer type allows it.
+
+use super::{Res, Verifier};
+use crate::error::VerifyError;
+use crate::scalar::Scalar;
+use crate::state::{Reg, RegType, State};
+use rxdp_isa::{AluOp, Insn, Operand, Width};
+
+/// A pointer's offset may not stray further than this from its base
+/// (`BPF_MAX_VAR_OFF`).
+pub(super) const MAX_VAR_OFF: i64 = 1 << 29;
+
+/// The kernel's names for ALU operations in messages (`bpf_alu_string`).
+pub(super) fn op_str(op: AluOp) -> &'static str {
+    match op {
+        AluOp::Add => "+=",
+        AluOp::Sub => "-=",
+        AluOp::Mul => "*=",
+        AluOp::Div | AluOp::Sdiv => "/=",
+        AluOp::Mod | AluOp::Smod => "%=",
+        AluOp::Or => "|=",
+        AluOp::And => "&=",
+        AluOp::Lsh => "<<=",
+        AluOp::Rsh => ">>=",
+        AluOp::Arsh => "s>>=",
+        AluOp::Xor => "^=",
+        AluOp::Mov => "=",
+    }
+}
+
+impl Verifier<'_> {
+    /// Applies an ALU instruction.
+    pub(super) fn check_alu(&mut self, st: &mut State, pc: usize, insn: &Insn) -> Res<()> {
+        match *insn {
+            Insn::Alu {
+                op: AluOp::Mov,
+                width,
+                dst,
+                src,
+            } => self.check_mov(st, pc, width, dst.num(), src),
+            Insn::Alu {
+                op,
+                width,
+                dst,
+                src,
+            } => {
+                let d = dst.num();
+                self.read_reg(st, pc, d)?;
+                let src_reg = match src {
+                    Operand::Reg(s) => *self.read_reg(st, pc, s.num())?,
+                    Operand::Imm(imm) => Reg::constant(imm as i64 as u64),
+                };
+                let src_is_reg = matches!(src, Operand::Reg(_));
+                self.binary(st, pc, op, width, d, src_reg, src_is_reg)
+            }
+            Insn::MovSx {
+                width,
+                dst,
+                src,
+                from,
+            } => {
+                let s = *self.read_reg(st, pc, src.num())?;
+                let out = if s.is_scalar() {
+                    Reg::scalar(s.var.movsx(from, width))
+                } else {
+                    self.pointer_to_scalar(pc, src.num(), "sign-extension part of pointer")?
+                };
+                *st.reg_mut(dst.num()) = out;
+                Ok(())
+            }
+            Insn::Neg { width, dst } => {
+                let d = *self.read_reg(st, pc, dst.num())?;
+                let out = if d.is_scalar() {
+                    Reg::scalar(d.var.neg(width))
+                } else {
+                    self.pointer_to_scalar(pc, dst.num(), "pointer arithmetic prohibited")?
+                };
+                *st.reg_mut(dst.num()) = out;
+                Ok(())
+            }
+            Insn::End { kind, dst, bits } => {
+                let d = *self.read_reg(st, pc, dst.num())?;
+                let out = if d.is_scalar() {
+                    Reg::scalar(d.var.end(kind, bits))
+                } else {
+                    self.pointer_to_scalar(pc, dst.num(), "pointer arithmetic prohibited")?
+                };
+                *st.reg_mut(dst.num()) = out;
+                Ok(())
+            }
+            _ => Err(VerifyError::at(pc, "verifier bug: not an ALU insn")),
+        }
+    }
+
+    /// Reads register `r`, which must have been written.
+    pub(super) fn read_reg<'s>(&self, st: &'s State, pc: usize, r: u8) -> Res<&'s Reg> {
+        let reg = st.reg(r);
+        if reg.ty == RegType::NotInit {
+            return Err(VerifyError::at(pc, format!("R{r} !read_ok")));
+        }
+        Ok(reg)
+    }
+
+    /// What a pointer becomes when an operation turns it into a number:
+    /// an unknown scalar for privileged programs, an error otherwise.
+    fn pointer_to_scalar(&self, pc: usize, r: u8, what: &str) -> Res<Reg> {
+        if self.allow_ptr_leaks() {
+            Ok(Reg::unknown())
+        } else {
+            Err(VerifyError::at(pc, format!("R{r} {what}")))
+        }
+    }
+
+    fn check_mov(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        width: Width,
+        d: u8,
+        src: Operand,
+    ) -> Res<()> {
+        let out = match src {
+            Operand::Imm(imm) => {
+                let v = match width {
+                    Width::W64 => imm as i64 as u64,
+                    Width::W32 => imm as u32 as u64,
+                };
+                Reg::constant(v)
+            }
+            Operand::Reg(s) => {
+                let s = s.num();
+                let sreg = *self.read_reg(st, pc, s)?;
+                match width {
+                    Width::W64 => {
+                        // Copies share an id so that what a branch learns
+                        // about one applies to the other.
+                        if sreg.is_scalar() && sreg.id == 0 && sreg.var.const_value().is_none() {
+                            let id = self.new_id();
+                            st.reg_mut(s).id = id;
+                        }
+                        *st.reg(s)
+                    }
+                    Width::W32 if sreg.is_scalar() => {
+                        Reg::scalar(Scalar::unknown().alu(AluOp::Mov, Width::W32, sreg.var))
+                    }
+                    Width::W32 => self.pointer_to_scalar(pc, s, "partial copy of pointer")?,
+                }
+            }
+        };
+        *st.reg_mut(d) = out;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        op: AluOp,
+        width: Width,
+        d: u8,
+        src: Reg,
+        src_is_reg: bool,
+    ) -> Res<()> {
+        let dst = *st.reg(d);
+        let out = match (dst.is_scalar(), src.is_scalar()) {
+            (true, true) => Reg::scalar(dst.var.alu(op, width, src.var)),
+            (false, true) => self.pointer_op(pc, op, width, d, &dst, &src)?,
+            (true, false) => {
+                let s = if src_is_reg { "R?" } else { "imm" };
+                let _ = s;
+                if op == AluOp::Add && width == Width::W64 {
+                    // scalar += pointer: the result is the pointer moved.
+                    self.pointer_op(pc, op, width, d, &src, &dst)?
+                } else if op == AluOp::Sub && width == Width::W64 {
+                    return Err(VerifyError::at(
+                        pc,
+                        format!("R{d} tried to subtract pointer from scalar"),
+                    ));
+                } else {
+                    self.pointer_arith_rejected(pc, op, width, d, &src)?
+                }
+            }
+            (false, false) => {
+                if op == AluOp::Sub && width == Width::W64 && self.allow_ptr_leaks() {
+                    Reg::unknown()
+                } else if op == AluOp::Sub
+                    && width == Width::W64
+                    && dst.ty == src.ty
+                    && dst.ty.is_packet()
+                {
+                    // Packet pointer differences are lengths, not
+                    // addresses: the kernel allows them to everyone.
+                    Reg::unknown()
+                } else {
+                    return Err(VerifyError::at(
+                        pc,
+                        format!("R{d} pointer {} pointer prohibited", op_str(op)),
+                    ));
+                }
+            }
+        };
+        *st.reg_mut(d) = out;
+        Ok(())
+    }
+
+    /// The error (or, privileged, the scalar) for an operation that does
+    /// not keep a pointer a pointer.
+    fn pointer_arith_rejected(
+        &self,
+        pc: usize,
+        op: AluOp,
+        width: Width,
+        d: u8,
+        ptr: &Reg,
+    ) -> Res<Reg> {
+        let msg = if width == Width::W32 {
+            if op == AluOp::Sub && self.allow_ptr_leaks() {
+                return Ok(Reg::unknown());
+            }
+            format!("R{d} 32-bit pointer arithmetic prohibited")
+        } else if matches!(op, AluOp::And | AluOp::Or | AluOp::Xor) {
+            format!("R{d} bitwise operator {} on pointer prohibited", op_str(op))
+        } else {
+            format!(
+                "R{d} pointer arithmetic with {} operator prohibited",
+                op_str(op)
+            )
+        };
+        let _ = ptr;
+        Err(VerifyError::at(pc, msg))
+    }
+
+    /// `ptr op scalar` (the kernel's `adjust_ptr_min_max_vals`).
+    fn pointer_op(
+        &mut self,
+        pc: usize,
+        op: AluOp,
+        width: Width,
+        d: u8,
+        ptr: &Reg,
+        off: &Reg,
+    ) -> Res<Reg> {
+        if width == Width::W32 || !matches!(op, AluOp::Add | AluOp::Sub) {
+            return self.pointer_arith_rejected(pc, op, width, d, ptr);
+        }
+        let forbidden = match ptr.ty {
+            t if t.is_or_null() => Some(format!("{}, null-check it first", t.name())),
+            RegType::PacketEnd | RegType::MapPtr | RegType::Func => Some(ptr.ty.name().to_string()),
+            _ => None,
+        };
+        if let Some(what) = forbidden {
+            return Err(VerifyError::at(
+                pc,
+                format!("R{d} pointer arithmetic on {what} prohibited"),
+            ));
+        }
+        if ptr.ty == RegType::Ctx && off.var.const_value().is_none() {
+            return Err(VerifyError::at(
+                pc,
+                format!("R{d} variable ctx access prohibited"),
+            ));
+        }
+        let mut out = *ptr;
+        match off.var.const_value() {
+            Some(c) => {
+                let c = c as i64;
+                let moved = match op {
+                    AluOp::Add => i64::from(ptr.off) + c,
+                    _ => i64::from(ptr.off) - c,
+                };
+                if !(-MAX_VAR_OFF..MAX_VAR_OFF).contains(&moved) {
+                    return Err(VerifyError::at(
+                        pc,
+                        format!("value {c} makes {} pointer be out of bounds", ptr.ty.name()),
+                    ));
+                }
+                out.off = moved as i32;
+            }
+            None => {
+                if !self.allow_ptr_leaks() && ptr.ty == RegType::Stack {
+                    return Err(VerifyError::at(
+                        pc,
+                        format!("R{d} variable stack access prohibited for !root"),
+                    ));
+                }
+                out.var = ptr.var.alu(op, Width::W64, off.var);
+                let (lo, hi) = (out.var.smin, out.var.smax);
+                if lo <= -MAX_VAR_OFF || hi >= MAX_VAR_OFF {
+                    // Bounds this wide cannot be checked against any
+                    // object: keep the pointer, but no access through
+                    // it will pass.
+                    out.var = ptr.var.alu(op, Width::W64, off.var);
+                }
+                if ptr.ty.is_packet() {
+                    // A new variable part: copies made before no longer
+                    // share it, and what was learnt of the old one does
+                    // not hold.
+                    out.id = self.new_id();
+                    out.range = 0;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,285 @@
+//! State pruning (the kernel's `is_state_visited` and `states_equal`).
+//!
+//! At prune points the verifier checkpoints the state. A later path that
+//! reaches the same instruction in a state *covered* by a finished
+//! checkpoint is safe without going further: every value it can hold the
+//! checkpoint's exploration already allowed for. Covered means, for every
+//! live register and every stack slot: the same kind of value, scalars
+//! within the checkpoint's ranges, pointers at the same offsets with at
+//! least the same proven packet range, and the ids that link copies
+//! mapping one to one.
+//!
+//! A checkpoint some path below is still exploring (an ancestor of the
+//! running path) cannot cover anything yet; meeting it again in exactly
+//! the same state means the program loops forever. The one exception is
+//! the helper call that runs a callback: there the helper bounds the
+//! iterations, so reaching a covered state again means the callback's
+//! effect has converged.
+
+use super::{Res, Verifier};
+use crate::error::VerifyError;
+use crate::liveness::RegSet;
+use crate::scalar::Scalar;
+use crate::state::{ByteKind, Frame, Reg, RegType, Slot, State};
+use rxdp_isa::{CallKind, Insn};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// A checkpoint: a state saved at a prune point.
+pub(super) struct Explored {
+    pub state: State,
+    /// Paths below this checkpoint still being explored.
+    pub branches: Cell<u32>,
+    /// The checkpoint above.
+    pub parent: Option<Rc<Explored>>,
+    hits: Cell<u32>,
+    misses: Cell<u32>,
+}
+
+/// Where checkpoints are taken: jump targets, the instruction after a
+/// conditional jump, and after every call (the kernel's
+/// `mark_prune_point`), and helper calls that run callbacks.
+pub(super) fn prune_points(insns: &[Insn]) -> Vec<bool> {
+    let mut p = vec![false; insns.len()];
+    for (pc, insn) in insns.iter().enumerate() {
+        if let Some(t) = insn.jump_target(pc) {
+            p[t as usize] = true;
+            if matches!(insn, Insn::Jmp { .. }) && pc + 1 < insns.len() {
+                p[pc + 1] = true;
+            }
+        }
+        if let Insn::Call(kind) = insn {
+            if pc + 1 < insns.len() {
+                p[pc + 1] = true;
+            }
+            if matches!(kind, CallKind::Helper(id) if is_callback_helper(*id)) {
+                p[pc] = true;
+            }
+        }
+    }
+    p
+}
+
+fn is_callback_helper(id: i32) -> bool {
+    id == rxdp_isa::helper_id::LOOP || id == rxdp_isa::helper_id::FOR_EACH_MAP_ELEM
+}
+
+/// How a checkpoint compares with the running state.
+#[derive(PartialEq, Eq)]
+enum Cover {
+    /// It covers the running state.
+    Covers,
+    /// It does not.
+    No,
+}
+
+impl Verifier<'_> {
+    /// Visits prune point `pc` with `st`: true if a checkpoint covers
+    /// it (the path ends here); otherwise checkpoints it.
+    pub(super) fn visit_state(&mut self, st: &mut State, pc: usize) -> Res<bool> {
+        let callback_loop =
+            matches!(self.insns[pc], Insn::Call(CallKind::Helper(id)) if is_callback_helper(id));
+        let mut covered = false;
+        let mut last_iteration: Option<Rc<Explored>> = None;
+        for old in &self.explored[pc] {
+            let in_progress = old.branches.get() > 0;
+            if in_progress && !callback_loop {
+                if old.state == *st && same_callsites(&old.state, st) {
+                    return Err(VerifyError::at(pc, "infinite loop detected"));
+                }
+                continue;
+            }
+            if in_progress && same_callsites(&old.state, st) {
+                last_iteration = Some(Rc::clone(old));
+            }
+            if self.covers(&old.state, st, pc) == Cover::Covers {
+                old.hits.set(old.hits.get() + 1);
+                covered = true;
+                break;
+            }
+            old.misses.set(old.misses.get() + 1);
+        }
+        if covered {
+            return Ok(true);
+        }
+        if let Some(prev) = last_iteration {
+            widen(&prev.state, st);
+        }
+        self.evict(pc);
+        let node = Rc::new(Explored {
+            state: st.clone(),
+            branches: Cell::new(1),
+            parent: self.parent.take(),
+            hits: Cell::new(0),
+            misses: Cell::new(0),
+        });
+        self.explored[pc].push(Rc::clone(&node));
+        self.parent = Some(node);
+        self.stats.states += 1;
+        self.cur_states += 1;
+        self.stats.peak_states = self.stats.peak_states.max(self.cur_states);
+        Ok(false)
+    }
+
+    /// Drops finished checkpoints at `pc` that keep failing to cover
+    /// anything (the kernel's miss/hit heuristic), so that long loops do
+    /// not hoard memory.
+    fn evict(&mut self, pc: usize) {
+        let before = self.explored[pc].len();
+        self.explored[pc]
+            .retain(|e| e.branches.get() > 0 || e.misses.get() <= e.hits.get() * 3 + 3);
+        self.cur_states -= (before - self.explored[pc].len()) as u64;
+    }
+
+    /// Whether checkpoint `old` covers `cur` at `pc`.
+    fn covers(&self, old: &State, cur: &State, pc: usize) -> Cover {
+        if old.frames.len() != cur.frames.len()
+            || !same_callsites(old, cur)
+            || old.lock.is_some() != cur.lock.is_some()
+            || old.refs.len() != cur.refs.len()
+        {
+            return Cover::No;
+        }
+        let mut ids = IdMap::default();
+        let n = cur.frames.len();
+        for i in 0..n {
+            // The running frame continues at `pc`; a caller resumes after
+            // the call that made the frame above it.
+            let live = if i + 1 == n {
+                self.liveness.live_in(pc)
+            } else {
+                let resume = cur.frames[i + 1].callsite + 1;
+                self.liveness.live_in(resume) & !0b11_1111
+            } | 1 << 10;
+            if !self.frame_covers(&old.frames[i], &cur.frames[i], live, &mut ids) {
+                return Cover::No;
+            }
+        }
+        for (o, c) in old.refs.iter().zip(&cur.refs) {
+            if !ids.check(o.id, c.id) {
+                return Cover::No;
+            }
+        }
+        if let (Some(o), Some(c)) = (old.lock, cur.lock)
+            && (o.0 != c.0 || !ids.check(o.1, c.1))
+        {
+            return Cover::No;
+        }
+        Cover::Covers
+    }
+
+    fn frame_covers(&self, old: &Frame, cur: &Frame, live: RegSet, ids: &mut IdMap) -> bool {
+        if old.callback != cur.callback {
+            return false;
+        }
+        for r in 0..11 {
+            if live & (1 << r) != 0 && !self.reg_covers(&old.regs[r], &cur.regs[r], ids) {
+                return false;
+            }
+        }
+        let slots = old.stack.len().max(cur.stack.len());
+        (0..slots).all(|i| self.slot_covers(&old.slot(i), &cur.slot(i), ids))
+    }
+
+    /// The kernel's `regsafe`.
+    fn reg_covers(&self, old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
+        match (old.ty, cur.ty) {
+            // The checkpoint's paths never read it.
+            (RegType::NotInit, _) => true,
+            (_, RegType::NotInit) => false,
+            (RegType::Scalar, RegType::Scalar) => {
+                old.var.subsumes(&cur.var) && (old.id == 0 || ids.check(old.id, cur.id))
+            }
+            (o, c) if o != c => false,
+            _ => {
+                old.aux == cur.aux
+                    && old.off == cur.off
+                    && old.var.subsumes(&cur.var)
+                    && ids.check(old.id, cur.id)
+                    && ids.check(old.ref_id, cur.ref_id)
+                    && (!old.ty.is_packet() || old.range <= cur.range)
+            }
+        }
+    }
+
+    /// The kernel's `stacksafe`, slot by slot.
+    fn slot_covers(&self, old: &Slot, cur: &Slot, ids: &mut IdMap) -> bool {
+        if old.has_spill() {
+            return old.bytes == cur.bytes && self.reg_covers(&old.spill, &cur.spill, ids);
+        }
+        let cur_scalar_spill = cur.has_spill() && cur.spill.is_scalar();
+        old.bytes.iter().zip(&cur.bytes).all(|(&o, &c)| match o {
+            // Unprivileged: the checkpoint's paths never read it before
+            // writing (reading it is an error), so anything is covered.
+            // Privileged: reading it yields an unknown scalar.
+            ByteKind::Invalid if !self.opts.privileged => true,
+            ByteKind::Invalid | ByteKind::Misc => {
+                o == c
+                    || matches!(c, ByteKind::Misc | ByteKind::Zero)
+                    || (c == ByteKind::Spill && cur_scalar_spill)
+            }
+            ByteKind::Zero => c == ByteKind::Zero,
+            ByteKind::Spill => unreachable!("handled above"),
+        })
+    }
+}
+
+fn same_callsites(a: &State, b: &State) -> bool {
+    a.frames
+        .iter()
+        .zip(&b.frames)
+        .all(|(x, y)| x.callsite == y.callsite && x.subprog == y.subprog)
+}
+
+/// A one-to-one map from a checkpoint's ids to the running state's (the
+/// kernel's `check_ids`).
+#[derive(Default)]
+struct IdMap {
+    pairs: Vec<(u32, u32)>,
+}
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 || cur == 0 {
+            return old == cur;
+        }
+        for &(o, c) in &self.pairs {
+            if o == old || c == cur {
+                return o == old && c == cur;
+            }
+        }
+        self.pairs.push((old, cur));
+        true
+    }
+}
+
+/// Widens `cur` against an earlier state of the same callback loop:
+/// scalars that changed become unknown, so that the loop's abstract
+/// state converges in a few iterations.
+fn widen(old: &State, cur: &mut State) {
+    for (of, cf) in old.frames.iter().zip(cur.frames.iter_mut()) {
+        for (o, c) in of.regs.iter().zip(cf.regs.iter_mut()) {
+            widen_reg(o, c);
+        }
+        for (i, c) in cf.stack.iter_mut().enumerate() {
+            let o = of.slot(i);
+            if c.has_spill() && o.has_spill() && o.bytes == c.bytes {
+                widen_reg(&o.spill, &mut c.spill);
+            } else if c.has_spill() && c.spill.is_scalar() && !o.has_spill() {
+                c.scrub();
+            }
+            for (ob, cb) in o.bytes.iter().zip(c.bytes.iter_mut()) {
+                if *cb == ByteKind::Zero && *ob != ByteKind::Zero {
+                    *cb = ByteKind::Misc;
+                }
+            }
+        }
+    }
+}
+
+fn widen_reg(old: &Reg, cur: &mut Reg) {
+    if old.is_scalar() && cur.is_scalar() && !old.var.subsumes(&cur.var) {
+        cur.var = Scalar::unknown();
+        cur.id = 0;
+    }
+}
