@@ -206,6 +206,9 @@ struct Figures {
     reports: Vec<String>,
     /// (both accept, both reject, rxdp only, kernel only).
     kernel: [u64; 4],
+    /// Seeds (the first few) where rxdp-privileged accepts and the
+    /// kernel rejects, and the other way round.
+    disagree: [Vec<u64>; 2],
     /// Faults on programs the kernel accepts (the generator's or the
     /// checked engine's bug, or the kernel's).
     kernel_accepted_faults: Vec<u64>,
@@ -237,6 +240,9 @@ impl Figures {
                 (false, true) => 3,
             };
             self.kernel[i] += 1;
+            if i >= 2 && self.disagree[i - 2].len() < 10 {
+                self.disagree[i - 2].push(seed);
+            }
             if k && !o.faults.is_empty() {
                 self.kernel_accepted_faults.push(seed);
             }
@@ -272,6 +278,11 @@ impl Figures {
         }
         self.kernel_accepted_faults
             .extend(other.kernel_accepted_faults);
+        for (mine, theirs) in self.disagree.iter_mut().zip(other.disagree) {
+            mine.extend(theirs);
+            mine.sort_unstable();
+            mine.truncate(10);
+        }
         for (f, c) in other.census {
             let e = self.census.entry(f).or_default();
             for i in 0..4 {
@@ -312,6 +323,10 @@ impl Figures {
                 self.kernel[3],
                 pct(self.kernel[0] + self.kernel[3], asked)
             );
+            eprintln!(
+                "  seeds where rxdp accepts and the kernel rejects: {:?}; the other way: {:?}",
+                self.disagree[0], self.disagree[1]
+            );
             if !self.kernel_accepted_faults.is_empty() {
                 eprintln!(
                     "faults on programs the kernel accepts (generator, engine or kernel bug?): seeds {:?}",
@@ -343,7 +358,7 @@ fn campaign(cfg: &HostileConfig, first: u64, count: u64, kernel_every: u64) -> F
                     let mut seed = first + t;
                     while seed < first + count {
                         let h = generate(seed, cfg);
-                        let kernel = kernel_ok && seed % kernel_every == 0;
+                        let kernel = kernel_ok && seed.is_multiple_of(kernel_every);
                         let o = check(seed, &h, kernel, false);
                         f.add(seed, &h, o);
                         seed += threads;

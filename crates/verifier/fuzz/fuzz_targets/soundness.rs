@@ -57,7 +57,9 @@ fn program(data: &[u8]) -> Option<(Vec<rxdp_isa::Insn>, Vec<MapDecl>, Vec<usize>
         let on = |bit: u32| knobs >> bit & 1 == 0;
         let cfg = HostileConfig {
             items: 1 + (knobs >> 16 & 15) as usize,
-            mistake_per_mille: (knobs >> 24 & 0xff) as u32 * 2,
+            // At least some mistakes, or short inputs write only safe
+            // programs.
+            mistake_per_mille: 30 + (knobs >> 24 & 0x7f) as u32 * 3,
             max_call_depth: 1 + (knobs >> 32 & 7) as usize,
             packet: on(0),
             maps: on(1),
@@ -77,9 +79,10 @@ fn program(data: &[u8]) -> Option<(Vec<rxdp_isa::Insn>, Vec<MapDecl>, Vec<usize>
         let insns = rxdp_isa::decode(code).ok()?;
         // An endless loop would run to the checked engine's budget of
         // 2^32 instructions (seconds): raw programs jump forward only.
-        let backward = insns.iter().enumerate().any(|(pc, i)| {
-            i.jump_target(pc).is_some_and(|t| t <= pc as i64)
-        });
+        let backward = insns
+            .iter()
+            .enumerate()
+            .any(|(pc, i)| i.jump_target(pc).is_some_and(|t| t <= pc as i64));
         if backward {
             return None;
         }
