@@ -400,6 +400,11 @@ pub struct State {
     /// The spin lock held, as (map index, id of the map value pointer),
     /// if any.
     pub lock: Option<(u32, u32)>,
+    /// How many times this path re-entered a callback (the kernel's
+    /// `callback_unroll_depth`): states of different iterations are
+    /// never the same state, so repeating one is convergence, not an
+    /// infinite loop.
+    pub callback_iterations: u32,
 }
 
 impl State {
@@ -411,6 +416,7 @@ impl State {
             frames: vec![frame],
             refs: Vec::new(),
             lock: None,
+            callback_iterations: 0,
         }
     }
 

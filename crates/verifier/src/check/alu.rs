@@ -54,8 +54,7 @@ impl Verifier<'_> {
                     Operand::Reg(s) => *self.read_reg(st, pc, s.num())?,
                     Operand::Imm(imm) => Reg::constant(imm as i64 as u64),
                 };
-                let src_is_reg = matches!(src, Operand::Reg(_));
-                self.binary(st, pc, op, width, d, src_reg, src_is_reg)
+                self.binary(st, pc, op, width, d, src_reg)
             }
             Insn::MovSx {
                 width,
@@ -147,7 +146,10 @@ impl Verifier<'_> {
                     Width::W32 if sreg.is_scalar() => {
                         Reg::scalar(Scalar::unknown().alu(AluOp::Mov, Width::W32, sreg.var))
                     }
-                    Width::W32 => self.pointer_to_scalar(pc, s, "partial copy of pointer")?,
+                    Width::W32 if self.may_leak(&sreg) => {
+                        Reg::scalar(Scalar::unknown().zext(rxdp_isa::Size::W))
+                    }
+                    Width::W32 => return Err(VerifyError::at(pc, format!("R{s} partial copy of pointer"))),
                 }
             }
         };
@@ -155,7 +157,16 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Whether arithmetic may turn this pointer into a number: always for
+    /// privileged programs; for the others only packet pointers, whose
+    /// differences are lengths (`data_end - data`, which compilers also
+    /// emit as 32-bit operations on truncated copies).
+    fn may_leak(&self, r: &Reg) -> bool {
+        self.allow_ptr_leaks()
+            || r.is_scalar()
+            || matches!(r.ty, RegType::Packet | RegType::PacketMeta | RegType::PacketEnd)
+    }
+
     fn binary(
         &mut self,
         st: &mut State,
@@ -164,15 +175,12 @@ impl Verifier<'_> {
         width: Width,
         d: u8,
         src: Reg,
-        src_is_reg: bool,
     ) -> Res<()> {
         let dst = *st.reg(d);
         let out = match (dst.is_scalar(), src.is_scalar()) {
             (true, true) => Reg::scalar(dst.var.alu(op, width, src.var)),
             (false, true) => self.pointer_op(pc, op, width, d, &dst, &src)?,
             (true, false) => {
-                let s = if src_is_reg { "R?" } else { "imm" };
-                let _ = s;
                 if op == AluOp::Add && width == Width::W64 {
                     // scalar += pointer: the result is the pointer moved.
                     self.pointer_op(pc, op, width, d, &src, &dst)?
@@ -186,16 +194,9 @@ impl Verifier<'_> {
                 }
             }
             (false, false) => {
-                if op == AluOp::Sub && width == Width::W64 && self.allow_ptr_leaks() {
-                    Reg::unknown()
-                } else if op == AluOp::Sub
-                    && width == Width::W64
-                    && dst.ty == src.ty
-                    && dst.ty.is_packet()
-                {
-                    // Packet pointer differences are lengths, not
-                    // addresses: the kernel allows them to everyone.
-                    Reg::unknown()
+                if op == AluOp::Sub && self.may_leak(&dst) && self.may_leak(&src) {
+                    // A difference of pointers: a length.
+                    Reg::scalar(Scalar::unknown().alu(AluOp::Mov, width, Scalar::unknown()))
                 } else {
                     return Err(VerifyError::at(
                         pc,
@@ -219,8 +220,8 @@ impl Verifier<'_> {
         ptr: &Reg,
     ) -> Res<Reg> {
         let msg = if width == Width::W32 {
-            if op == AluOp::Sub && self.allow_ptr_leaks() {
-                return Ok(Reg::unknown());
+            if op == AluOp::Sub && self.may_leak(ptr) {
+                return Ok(Reg::scalar(Scalar::unknown().zext(rxdp_isa::Size::W)));
             }
             format!("R{d} 32-bit pointer arithmetic prohibited")
         } else if matches!(op, AluOp::And | AluOp::Or | AluOp::Xor) {
@@ -231,7 +232,6 @@ impl Verifier<'_> {
                 op_str(op)
             )
         };
-        let _ = ptr;
         Err(VerifyError::at(pc, msg))
     }
 

@@ -90,7 +90,14 @@ impl Verifier<'_> {
         if st.lock.is_some() {
             return Err(VerifyError::at(pc, "bpf_spin_unlock is missing"));
         }
-        let r0 = *self.read_reg(st, pc, 0)?;
+        // A subprogram may return nothing (a void function): its caller
+        // then cannot read r0. The main program and callbacks must.
+        let returns_value = st.frames.len() == 1 || st.cur().callback.is_some();
+        let r0 = if returns_value {
+            *self.read_reg(st, pc, 0)?
+        } else {
+            *st.reg(0)
+        };
         if st.frames.len() == 1 {
             if r0.ty.is_pointer() && !self.allow_ptr_leaks() {
                 return Err(VerifyError::at(pc, "R0 leaks addr as return value"));
@@ -149,7 +156,9 @@ impl Verifier<'_> {
             ));
         }
         let _ = cb;
-        self.push_branch(st.clone(), callsite);
+        let mut again = st.clone();
+        again.callback_iterations += 1;
+        self.push_branch(again, callsite);
         self.helper_returns(st, Reg::unknown());
         Ok(Flow::Next(callsite + 1))
     }
