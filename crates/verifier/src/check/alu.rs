@@ -32,6 +32,28 @@ pub(super) fn op_str(op: AluOp) -> &'static str {
     }
 }
 
+/// The immediates the kernel refuses outright: division by a constant
+/// zero, shifts by a constant outside the width.
+fn check_imm(pc: usize, op: AluOp, width: Width, src: Operand) -> Res<()> {
+    let Operand::Imm(imm) = src else {
+        return Ok(());
+    };
+    match op {
+        AluOp::Div | AluOp::Sdiv | AluOp::Mod | AluOp::Smod if imm == 0 => {
+            Err(VerifyError::at(pc, "div by zero"))
+        }
+        AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => {
+            let bits = if width == Width::W64 { 64 } else { 32 };
+            if (0..bits).contains(&imm) {
+                Ok(())
+            } else {
+                Err(VerifyError::at(pc, format!("invalid shift {imm}")))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Verifier<'_> {
     /// Applies an ALU instruction.
     pub(super) fn check_alu(&mut self, st: &mut State, pc: usize, insn: &Insn) -> Res<()> {
@@ -49,6 +71,7 @@ impl Verifier<'_> {
                 src,
             } => {
                 let d = dst.num();
+                check_imm(pc, op, width, src)?;
                 self.read_reg(st, pc, d)?;
                 let src_reg = match src {
                     Operand::Reg(s) => *self.read_reg(st, pc, s.num())?,

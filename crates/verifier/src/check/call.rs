@@ -35,6 +35,8 @@ struct CallMeta {
     lock: Option<(u32, u32)>,
     /// For an array lookup: the key, when it is a known constant.
     const_key: Option<u64>,
+    /// The helper called.
+    helper: u32,
 }
 
 impl Verifier<'_> {
@@ -183,7 +185,10 @@ impl Verifier<'_> {
                 };
                 VerifyError::at(pc, msg)
             })?;
-        let mut meta = CallMeta::default();
+        let mut meta = CallMeta {
+            helper: proto.id,
+            ..CallMeta::default()
+        };
         for (i, &arg) in proto.args.iter().enumerate() {
             if arg != Arg::None {
                 self.check_arg(st, pc, i as u8 + 1, arg, proto, &mut meta)?;
@@ -258,7 +263,8 @@ impl Verifier<'_> {
     /// null check since Linux 6.14).
     fn lookup_cannot_fail(&self, m: u32, meta: &CallMeta) -> bool {
         let map = self.map(m);
-        matches!(map.map_type, maptype::ARRAY | maptype::PERCPU_ARRAY)
+        meta.helper == hid::MAP_LOOKUP_ELEM as u32
+            && matches!(map.map_type, maptype::ARRAY | maptype::PERCPU_ARRAY)
             && meta
                 .const_key
                 .is_some_and(|k| k < u64::from(map.max_entries))
@@ -811,7 +817,13 @@ impl Verifier<'_> {
         let mut chain = vec![(0usize, 0usize)];
         let mut depth = vec![frame(0)];
         while let Some(&(sub, next)) = chain.last() {
-            if next < callees[sub].len() && chain.len() < MAX_FRAMES {
+            if next < callees[sub].len() {
+                if chain.len() >= MAX_FRAMES {
+                    return Err(VerifyError::program(format!(
+                        "the call stack of {} frames is too deep !",
+                        chain.len()
+                    )));
+                }
                 chain.last_mut().expect("non-empty").1 += 1;
                 let callee = callees[sub][next];
                 let below = *depth.last().expect("non-empty");
