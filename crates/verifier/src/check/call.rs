@@ -800,7 +800,7 @@ impl Verifier<'_> {
 
     /// Checks the stack of every call chain against the kernel's limits
     /// (the kernel's `check_max_stack_depth`): 512 bytes combined, each
-    /// frame rounded up to 32; 256 for the frames below a subprogram that
+    /// frame rounded up to 16 as for JIT-compiled programs; 256 for the frames below a subprogram that
     /// tail-calls.
     pub(super) fn check_stack_depth(&self) -> Res<()> {
         let n = self.structure.subprogs.len();
@@ -812,7 +812,7 @@ impl Verifier<'_> {
                 callees[self.structure.subprog_of(pc)].push(callee);
             }
         }
-        let frame = |i: usize| round_up(self.stack_depth[i].max(1), 32);
+        let frame = |i: usize| round_up(self.stack_depth[i], 16);
         // Depth-first over call chains (at most MAX_FRAMES deep).
         let mut chain = vec![(0usize, 0usize)];
         let mut depth = vec![frame(0)];

@@ -578,6 +578,11 @@ fn read_fixed(frame: &Frame, off: i32, size: Size, unpriv: bool, pc: usize) -> R
         if !s.spill.is_scalar() {
             return Err(VerifyError::at(pc, "invalid size of register fill"));
         }
+        if n as usize <= s.spill_size() {
+            // A narrow fill of a spilled scalar reads its low bytes (the
+            // host is little-endian); the load truncates the value.
+            return Ok(Reg { id: 0, ..s.spill });
+        }
     }
     let mut all_zero = true;
     for a in off..off + n {
