@@ -30,6 +30,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// What a verifier must say about a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,10 +168,10 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, String> {
         let line = i + 1;
         let err = |e: String| format!("{file}:{line}: {e}");
         if let Some(name) = raw.strip_prefix("=== ") {
-            if let Some(prev) = cases.last() {
-                if !in_expect {
-                    return Err(err(format!("case `{}` has no `---` line", prev.name)));
-                }
+            if let Some(prev) = cases.last()
+                && !in_expect
+            {
+                return Err(err(format!("case `{}` has no `---` line", prev.name)));
             }
             cases.push(Case {
                 file: file.to_string(),
@@ -208,10 +210,10 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, String> {
             case.src.push('\n');
         }
     }
-    if let Some(last) = cases.last() {
-        if !in_expect {
-            return Err(format!("{file}: case `{}` has no `---` line", last.name));
-        }
+    if let Some(last) = cases.last()
+        && !in_expect
+    {
+        return Err(format!("{file}: case `{}` has no `---` line", last.name));
     }
     for c in &cases {
         validate(c).map_err(|e| format!("{}: {e}", c.whence()))?;
@@ -513,12 +515,12 @@ fn check_kernel(
     let said = root.as_ref().map(drop).map_err(Clone::clone);
     verbose(case, "kernel (root)", &said);
     let listed_mode = listed.get(&case.id()).map(String::as_str);
-    if let Some(d) = differs(&said, &case.privileged, &case.kernel_msg) {
-        if !matches!(listed_mode, Some("privileged" | "both")) {
-            fails.push(format!(
-                "kernel (root) vs the privileged verdict (not listed in README.md): {d}"
-            ));
-        }
+    if let Some(d) = differs(&said, &case.privileged, &case.kernel_msg)
+        && !matches!(listed_mode, Some("privileged" | "both"))
+    {
+        fails.push(format!(
+            "kernel (root) vs the privileged verdict (not listed in README.md): {d}"
+        ));
     }
     if let Ok(prog) = &root {
         for r in &case.runs {
@@ -537,12 +539,12 @@ fn check_kernel(
         Err(e) => fails.push(format!("unprivileged kernel load impossible: {e}")),
         Ok(said) => {
             verbose(case, "kernel (unprivileged)", &said);
-            if let Some(d) = differs(&said, &case.default, &case.kernel_msg) {
-                if !matches!(listed_mode, Some("default" | "both")) {
-                    fails.push(format!(
-                        "kernel (unprivileged) vs the default verdict (not listed in README.md): {d}"
-                    ));
-                }
+            if let Some(d) = differs(&said, &case.default, &case.kernel_msg)
+                && !matches!(listed_mode, Some("default" | "both"))
+            {
+                fails.push(format!(
+                    "kernel (unprivileged) vs the default verdict (not listed in README.md): {d}"
+                ));
             }
         }
     }
@@ -550,15 +552,39 @@ fn check_kernel(
 
 // ------------------------------------------------------------------ rxdp
 
-/// Loads a case into rxdp in one mode.
+/// How long one rxdp verification may take (`RXDP_CASES_TIMEOUT`
+/// seconds, default 60): a verifier that does not finish is a failure of
+/// its case, not a hung suite.
+fn rxdp_timeout() -> Duration {
+    let secs = std::env::var("RXDP_CASES_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// Loads a case into rxdp in one mode, in a thread of its own so that a
+/// verifier that does not finish is reported (the thread is abandoned).
 fn rxdp_load(insns: &[Insn], maps: &[MapDecl], privileged: bool) -> Result<XdpProgram, String> {
     let opts = Options {
         privileged,
         log_level: 1,
     };
-    XdpProgram::load_with_options(insns, maps, &opts).map_err(|e| match &e {
-        rxdp_xdp::LoadError::Verify(v) if !v.log.is_empty() => format!("{e}\n{}", v.log),
-        _ => e.to_string(),
+    let (insns, maps) = (insns.to_vec(), maps.to_vec());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let loaded = XdpProgram::load_with_options(&insns, &maps, &opts).map_err(|e| match &e {
+            rxdp_xdp::LoadError::Verify(v) if !v.log.is_empty() => format!("{e}\n{}", v.log),
+            _ => e.to_string(),
+        });
+        let _ = tx.send(loaded);
+    });
+    let limit = rxdp_timeout();
+    rx.recv_timeout(limit).unwrap_or_else(|_| {
+        Err(format!(
+            "TIMEOUT: rxdp's verifier did not finish within {}s (RXDP_CASES_TIMEOUT)",
+            limit.as_secs()
+        ))
     })
 }
 
