@@ -28,6 +28,7 @@ use crate::state::{Reg, RegType, State, fmt_frame};
 use crate::{COMPLEXITY_LIMIT, Options, Stats};
 use prune::Explored;
 use rxdp_isa::{DisasmOptions, Insn, disasm_insn};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -105,7 +106,13 @@ pub(crate) struct Verifier<'a> {
     inner_of: Vec<Option<u32>>,
     liveness: Liveness,
     prune_point: Vec<bool>,
+    /// Finished checkpoints, by instruction.
     explored: Vec<Vec<Rc<Explored>>>,
+    /// Checkpoints some path below is still exploring, by instruction and
+    /// state hash (an exact repeat of one is an infinite loop).
+    in_progress: HashMap<(usize, u64), Vec<Rc<Explored>>>,
+    /// Checkpoints at helper calls that run callbacks.
+    callback_nodes: Vec<Rc<Explored>>,
     pending: Vec<Pending>,
     /// The checkpoint the running path last passed.
     parent: Option<Rc<Explored>>,
@@ -118,6 +125,11 @@ pub(crate) struct Verifier<'a> {
     pub(crate) log: String,
     pub(crate) stats: Stats,
     cur_states: u64,
+    /// Jumps processed, for the checkpoint heuristic.
+    jmps_processed: u64,
+    /// Instructions and jumps processed when the last checkpoint was
+    /// taken.
+    last_checkpoint: (u64, u64),
 }
 
 /// The result of a successful check.
@@ -184,6 +196,8 @@ impl<'a> Verifier<'a> {
             prune_point: prune::prune_points(insns),
             liveness,
             explored: vec![Vec::new(); insns.len()],
+            in_progress: HashMap::new(),
+            callback_nodes: Vec::new(),
             pending: Vec::new(),
             parent: None,
             next_id: 0,
@@ -193,6 +207,8 @@ impl<'a> Verifier<'a> {
             log: String::new(),
             stats: Stats::default(),
             cur_states: 0,
+            jmps_processed: 0,
+            last_checkpoint: (0, 0),
         }
     }
 
@@ -276,8 +292,14 @@ impl<'a> Verifier<'a> {
                 pc,
                 "verifier bug: ran into lddw's second half",
             )),
-            Insn::Ja { off, .. } => Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
-            Insn::Jmp { .. } => self.check_cond_jmp(st, pc, &insn),
+            Insn::Ja { off, .. } => {
+                self.jmps_processed += 1;
+                Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize))
+            }
+            Insn::Jmp { .. } => {
+                self.jmps_processed += 1;
+                self.check_cond_jmp(st, pc, &insn)
+            }
             Insn::Call(kind) => self.check_call(st, pc, kind),
             Insn::Exit => self.check_exit(st, pc),
             Insn::Callx { .. } => Err(VerifyError::at(
@@ -316,6 +338,7 @@ impl<'a> Verifier<'a> {
             if left > 0 {
                 break;
             }
+            self.checkpoint_done(&node);
             p = node.parent.clone();
         }
     }

@@ -28,6 +28,11 @@ use std::rc::Rc;
 /// A checkpoint: a state saved at a prune point.
 pub(super) struct Explored {
     pub state: State,
+    /// A hash of `state`, so that looking for an exact repeat among many
+    /// loop iterations compares numbers first.
+    hash: u64,
+    /// Where it was taken.
+    pc: usize,
     /// Paths below this checkpoint still being explored.
     pub branches: Cell<u32>,
     /// The checkpoint above.
@@ -79,46 +84,88 @@ impl Verifier<'_> {
     pub(super) fn visit_state(&mut self, st: &mut State, pc: usize) -> Res<bool> {
         let callback_loop =
             matches!(self.insns[pc], Insn::Call(CallKind::Helper(id)) if is_callback_helper(id));
-        let mut covered = false;
-        let mut last_iteration: Option<Rc<Explored>> = None;
-        for old in &self.explored[pc] {
-            let in_progress = old.branches.get() > 0;
-            if in_progress && !callback_loop {
-                if old.state == *st && same_callsites(&old.state, st) {
-                    return Err(VerifyError::at(pc, "infinite loop detected"));
-                }
-                continue;
+        let hash = state_hash(st);
+        if !callback_loop && let Some(nodes) = self.in_progress.get(&(pc, hash)) {
+            let repeat = nodes
+                .iter()
+                .any(|old| old.state == *st && same_callsites(&old.state, st));
+            if repeat {
+                return Err(VerifyError::at(pc, "infinite loop detected"));
             }
-            if in_progress && same_callsites(&old.state, st) {
-                last_iteration = Some(Rc::clone(old));
-            }
-            if self.covers(&old.state, st, pc) == Cover::Covers {
-                old.hits.set(old.hits.get() + 1);
-                covered = true;
-                break;
-            }
-            old.misses.set(old.misses.get() + 1);
         }
-        if covered {
+        if self.covered(st, pc, callback_loop) {
             return Ok(true);
         }
-        if let Some(prev) = last_iteration {
+        if callback_loop
+            && let Some(prev) = self
+                .callback_nodes
+                .iter()
+                .rev()
+                .find(|n| n.pc == pc && n.branches.get() > 0 && same_callsites(&n.state, st))
+        {
+            let prev = Rc::clone(prev);
             widen(&prev.state, st);
         }
-        self.evict(pc);
+        // Like the kernel, checkpoint only every so often along a path
+        // (but always where callbacks iterate): a checkpoint costs memory
+        // and comparisons, and short paths gain little from one.
+        let since = self.stats.insns_processed - self.last_checkpoint.0;
+        let jmps = self.jmps_processed - self.last_checkpoint.1;
+        if !callback_loop && since < 100 && jmps < 20 {
+            return Ok(false);
+        }
+        self.last_checkpoint = (self.stats.insns_processed, self.jmps_processed);
+        let hash = state_hash(st);
         let node = Rc::new(Explored {
+            hash,
+            pc,
             state: st.clone(),
             branches: Cell::new(1),
             parent: self.parent.take(),
             hits: Cell::new(0),
             misses: Cell::new(0),
         });
-        self.explored[pc].push(Rc::clone(&node));
+        self.in_progress
+            .entry((pc, hash))
+            .or_default()
+            .push(Rc::clone(&node));
+        if callback_loop {
+            self.callback_nodes.push(Rc::clone(&node));
+        }
         self.parent = Some(node);
         self.stats.states += 1;
         self.cur_states += 1;
         self.stats.peak_states = self.stats.peak_states.max(self.cur_states);
         Ok(false)
+    }
+
+    /// Whether a finished checkpoint at `pc` covers `st` (at a helper
+    /// running a callback, also an earlier iteration still in progress).
+    fn covered(&self, st: &State, pc: usize, callback_loop: bool) -> bool {
+        for old in &self.explored[pc] {
+            if self.covers(&old.state, st, pc) == Cover::Covers {
+                old.hits.set(old.hits.get() + 1);
+                return true;
+            }
+            old.misses.set(old.misses.get() + 1);
+        }
+        callback_loop
+            && self.callback_nodes.iter().any(|n| {
+                n.pc == pc && n.branches.get() > 0 && self.covers(&n.state, st, pc) == Cover::Covers
+            })
+    }
+
+    /// A checkpoint whose paths are all explored may cover later ones:
+    /// it moves from the in-progress index to its instruction's list.
+    pub(super) fn checkpoint_done(&mut self, node: &Rc<Explored>) {
+        if let Some(nodes) = self.in_progress.get_mut(&(node.pc, node.hash)) {
+            nodes.retain(|n| !Rc::ptr_eq(n, node));
+            if nodes.is_empty() {
+                self.in_progress.remove(&(node.pc, node.hash));
+            }
+        }
+        self.evict(node.pc);
+        self.explored[node.pc].push(Rc::clone(node));
     }
 
     /// Drops finished checkpoints at `pc` that keep failing to cover
@@ -222,6 +269,13 @@ impl Verifier<'_> {
             ByteKind::Spill => unreachable!("handled above"),
         })
     }
+}
+
+fn state_hash(st: &State) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    st.hash(&mut h);
+    h.finish()
 }
 
 fn same_callsites(a: &State, b: &State) -> bool {
