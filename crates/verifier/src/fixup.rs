@@ -38,6 +38,8 @@ pub trait MapResolver {
 /// its pointers and the type that decides which helpers take it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MapInfo {
+    /// The map's name, for messages.
+    pub name: String,
     /// `BPF_MAP_TYPE_*`.
     pub map_type: u32,
     /// Key size in bytes.

@@ -96,8 +96,8 @@ impl RegType {
             RegType::MapValue => "map_value",
             RegType::MapValueOrNull => "map_value_or_null",
             RegType::MapKey => "map_key",
-            RegType::Mem => "mem",
-            RegType::MemOrNull => "mem_or_null",
+            RegType::Mem => "ringbuf_mem",
+            RegType::MemOrNull => "ringbuf_mem_or_null",
             RegType::Func => "func",
         }
     }

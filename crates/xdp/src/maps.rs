@@ -119,6 +119,7 @@ impl MapResolver for MapTable {
 fn map_info(m: &MapRef) -> MapInfo {
     let def = m.map.def();
     MapInfo {
+        name: m.name.clone(),
         map_type: def.map_type,
         key_size: def.key_size,
         value_size: def.value_size,

@@ -32,6 +32,42 @@ pub(super) fn op_str(op: AluOp) -> &'static str {
     }
 }
 
+/// The kernel's `check_reg_sane_offset`: an offset (or a pointer's
+/// variable part) so large that no bounds check could make it safe is
+/// refused where the arithmetic happens.
+fn sane_offset(pc: usize, var: &Scalar, fixed: i32, ty: &str) -> Res<()> {
+    if let Some(v) = var.const_value() {
+        let v = v as i64;
+        if !(-MAX_VAR_OFF + 1..MAX_VAR_OFF).contains(&v) {
+            return Err(VerifyError::at(
+                pc,
+                format!("math between {ty} pointer and {v} is not allowed"),
+            ));
+        }
+    }
+    if !(-MAX_VAR_OFF + 1..MAX_VAR_OFF).contains(&i64::from(fixed)) {
+        return Err(VerifyError::at(
+            pc,
+            format!("{ty} pointer offset {fixed} is not allowed"),
+        ));
+    }
+    if var.smin == i64::MIN {
+        return Err(VerifyError::at(
+            pc,
+            format!(
+                "math between {ty} pointer and register with unbounded min value is not allowed"
+            ),
+        ));
+    }
+    if !(-MAX_VAR_OFF + 1..MAX_VAR_OFF).contains(&var.smin) {
+        return Err(VerifyError::at(
+            pc,
+            format!("value {} makes {ty} pointer be out of bounds", var.smin),
+        ));
+    }
+    Ok(())
+}
+
 /// The immediates the kernel refuses outright: division by a constant
 /// zero, shifts by a constant outside the width.
 fn check_imm(pc: usize, op: AluOp, width: Width, src: Operand) -> Res<()> {
@@ -172,7 +208,9 @@ impl Verifier<'_> {
                     Width::W32 if self.may_leak(&sreg) => {
                         Reg::scalar(Scalar::unknown().zext(rxdp_isa::Size::W))
                     }
-                    Width::W32 => return Err(VerifyError::at(pc, format!("R{s} partial copy of pointer"))),
+                    Width::W32 => {
+                        return Err(VerifyError::at(pc, format!("R{s} partial copy of pointer")));
+                    }
                 }
             }
         };
@@ -187,7 +225,10 @@ impl Verifier<'_> {
     fn may_leak(&self, r: &Reg) -> bool {
         self.allow_ptr_leaks()
             || r.is_scalar()
-            || matches!(r.ty, RegType::Packet | RegType::PacketMeta | RegType::PacketEnd)
+            || matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            )
     }
 
     fn binary(
@@ -272,22 +313,21 @@ impl Verifier<'_> {
             return self.pointer_arith_rejected(pc, op, width, d, ptr);
         }
         let forbidden = match ptr.ty {
-            t if t.is_or_null() => Some(format!("{}, null-check it first", t.name())),
-            RegType::PacketEnd | RegType::MapPtr | RegType::Func => Some(ptr.ty.name().to_string()),
+            t if t.is_or_null() => Some(format!("{} prohibited, null-check it first", t.name())),
+            RegType::PacketEnd | RegType::MapPtr | RegType::Func => {
+                Some(format!("{} prohibited", ptr.ty.name()))
+            }
             _ => None,
         };
         if let Some(what) = forbidden {
             return Err(VerifyError::at(
                 pc,
-                format!("R{d} pointer arithmetic on {what} prohibited"),
+                format!("R{d} pointer arithmetic on {what}"),
             ));
         }
-        if ptr.ty == RegType::Ctx && off.var.const_value().is_none() {
-            return Err(VerifyError::at(
-                pc,
-                format!("R{d} variable ctx access prohibited"),
-            ));
-        }
+        let ty = ptr.ty.name();
+        sane_offset(pc, &off.var, 0, ty)?;
+        sane_offset(pc, &ptr.var, ptr.off, ty)?;
         let mut out = *ptr;
         match off.var.const_value() {
             Some(c) => {
@@ -299,26 +339,13 @@ impl Verifier<'_> {
                 if !(-MAX_VAR_OFF..MAX_VAR_OFF).contains(&moved) {
                     return Err(VerifyError::at(
                         pc,
-                        format!("value {c} makes {} pointer be out of bounds", ptr.ty.name()),
+                        format!("{ty} pointer offset {moved} is not allowed"),
                     ));
                 }
                 out.off = moved as i32;
             }
             None => {
-                if !self.allow_ptr_leaks() && ptr.ty == RegType::Stack {
-                    return Err(VerifyError::at(
-                        pc,
-                        format!("R{d} variable stack access prohibited for !root"),
-                    ));
-                }
                 out.var = ptr.var.alu(op, Width::W64, off.var);
-                let (lo, hi) = (out.var.smin, out.var.smax);
-                if lo <= -MAX_VAR_OFF || hi >= MAX_VAR_OFF {
-                    // Bounds this wide cannot be checked against any
-                    // object: keep the pointer, but no access through
-                    // it will pass.
-                    out.var = ptr.var.alu(op, Width::W64, off.var);
-                }
                 if ptr.ty.is_packet() {
                     // A new variable part: copies made before no longer
                     // share it, and what was learnt of the old one does
@@ -328,6 +355,7 @@ impl Verifier<'_> {
                 }
             }
         }
+        sane_offset(pc, &out.var, out.off, ty)?;
         Ok(out)
     }
 }

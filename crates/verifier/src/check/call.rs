@@ -94,7 +94,7 @@ impl Verifier<'_> {
         }
         // A subprogram may return nothing (a void function): its caller
         // then cannot read r0. The main program and callbacks must.
-        let returns_value = st.frames.len() == 1 || st.cur().callback.is_some();
+        let returns_value = st.frames.len() == 1;
         let r0 = if returns_value {
             *self.read_reg(st, pc, 0)?
         } else {
@@ -150,11 +150,19 @@ impl Verifier<'_> {
         cb: Callback,
         r0: &Reg,
     ) -> Res<Flow> {
-        let ok = r0.is_scalar() && r0.var.umax <= 1 && r0.var.smin >= 0;
-        if !ok {
+        if !r0.is_scalar() {
             return Err(VerifyError::at(
                 pc,
-                format!("At callback return the register R0 has {r0} should have been in [0, 1]"),
+                "At callback return the register R0 not a scalar value",
+            ));
+        }
+        if r0.var.umax > 1 || r0.var.smin < 0 {
+            return Err(VerifyError::at(
+                pc,
+                format!(
+                    "At callback return the register R0 has smin={} smax={} should have been in [0, 1]",
+                    r0.var.smin, r0.var.smax
+                ),
             ));
         }
         let _ = cb;
@@ -528,14 +536,21 @@ impl Verifier<'_> {
             .smax
             .saturating_add(i64::from(reg.off))
             .saturating_add(size);
+        let verb = if read { "read from" } else { "write to" };
         if lo < -i64::from(STACK_SIZE) || hi > 0 {
             return Err(VerifyError::at(
                 pc,
-                format!("invalid indirect access to stack R{r} off={lo} size={size}"),
+                format!("invalid {verb} stack R{r} off={lo} size={size}"),
             ));
         }
         let unpriv = !self.opts.privileged;
         let frame = &mut st.frames[reg.aux as usize];
+        if read && unpriv && lo < -8 * frame.stack.len() as i64 {
+            return Err(VerifyError::at(
+                pc,
+                format!("invalid read from stack R{r} off={lo} size={size}"),
+            ));
+        }
         self.stack_depth[frame.subprog] = self.stack_depth[frame.subprog].max(-lo as i32);
         let var_off = reg.var.const_value().is_none();
         for a in lo as i32..hi as i32 {
@@ -552,7 +567,7 @@ impl Verifier<'_> {
                     return Err(VerifyError::at(
                         pc,
                         format!(
-                            "invalid indirect read from stack R{r} off {lo}+{} size {size}",
+                            "invalid read from stack R{r} off {lo}+{} size {size}",
                             a as i64 - lo
                         ),
                     ));
@@ -581,6 +596,9 @@ impl Verifier<'_> {
         let map_type = self.map(m).map_type;
         if map_compatible(proto.id, map_type) {
             return Ok(());
+        }
+        if proto.tail_call {
+            return Err(VerifyError::at(pc, "expected prog array map for tail call"));
         }
         Err(VerifyError::at(
             pc,
@@ -641,8 +659,8 @@ impl Verifier<'_> {
             return Err(VerifyError::at(
                 pc,
                 format!(
-                    "map '{}' has no valid bpf_spin_lock",
-                    self.map_desc(reg.aux)
+                    "map '{}' has to have BTF in order to use bpf_spin_lock",
+                    map.name
                 ),
             ));
         };
@@ -877,17 +895,25 @@ fn invalidate(r: &mut Reg, leaks: bool) {
     };
 }
 
-/// The constant a stack key holds, when its bytes are a spilled constant
-/// or zeros.
+/// The constant a stack key holds, when its bytes are known zeros or a
+/// spilled constant.
 fn stack_const(st: &State, reg: &Reg, size: u32) -> Option<u64> {
-    let off = reg.var.const_value()? as i64 + i64::from(reg.off);
-    let frame = &st.frames[reg.aux as usize];
-    if size > 8 || off % 8 != 0 || off >= 0 {
+    let off = (reg.var.const_value()? as i64).checked_add(i64::from(reg.off))?;
+    let end = off.checked_add(i64::from(size))?;
+    if off < -i64::from(STACK_SIZE) || end > 0 || size == 0 {
         return None;
     }
-    let (slot, _) = Frame::slot_of(off as i32);
+    let frame = &st.frames[reg.aux as usize];
+    let zeros = (off as i32..end as i32).all(|a| {
+        let (slot, byte) = Frame::slot_of(a);
+        frame.slot(slot).bytes[byte] == ByteKind::Zero
+    });
+    if zeros {
+        return Some(0);
+    }
+    let (slot, byte) = Frame::slot_of(off as i32);
     let s = frame.slot(slot);
-    if s.has_spill() && s.spill_size() >= size as usize {
+    if byte == 0 && size <= 8 && s.spill_size() >= size as usize {
         let v = s.spill.const_value()?;
         let mask = if size == 8 {
             u64::MAX
@@ -896,8 +922,5 @@ fn stack_const(st: &State, reg: &Reg, size: u32) -> Option<u64> {
         };
         return Some(v & mask);
     }
-    let zeros = s.bytes[..size as usize]
-        .iter()
-        .all(|&b| b == ByteKind::Zero);
-    zeros.then_some(0)
+    None
 }

@@ -167,7 +167,6 @@ impl Verifier<'_> {
             Cond::Ge => (None, Some(PktFact::Lt)),
             Cond::Lt => (Some(PktFact::Lt), None),
             Cond::Le => (Some(PktFact::Le), None),
-            Cond::Eq | Cond::Ne => (None, None),
             _ if self.allow_ptr_leaks() => (None, None),
             _ => return false,
         };

@@ -19,8 +19,9 @@ use rxdp_isa::{AtomicOp, Insn, Size};
 pub(super) enum Access {
     /// A load.
     Read,
-    /// A store of this value.
-    Write(Reg),
+    /// A store of this value, from this register (`None`: an
+    /// immediate).
+    Write(Reg, Option<u8>),
     /// An atomic read-modify-write.
     Atomic,
 }
@@ -93,7 +94,14 @@ impl Verifier<'_> {
             } => {
                 self.read_reg(st, pc, dst.num())?;
                 let v = *self.read_reg(st, pc, src.num())?;
-                self.check_mem_access(st, pc, dst.num(), off, size, Access::Write(v))?;
+                self.check_mem_access(
+                    st,
+                    pc,
+                    dst.num(),
+                    off,
+                    size,
+                    Access::Write(v, Some(src.num())),
+                )?;
                 Ok(())
             }
             Insn::St {
@@ -104,7 +112,7 @@ impl Verifier<'_> {
             } => {
                 self.read_reg(st, pc, dst.num())?;
                 let v = Reg::constant(imm as i64 as u64);
-                self.check_mem_access(st, pc, dst.num(), off, size, Access::Write(v))?;
+                self.check_mem_access(st, pc, dst.num(), off, size, Access::Write(v, None))?;
                 Ok(())
             }
             Insn::Atomic {
@@ -185,7 +193,7 @@ impl Verifier<'_> {
     ) -> Res<Reg> {
         let base = *st.reg(r);
         self.record_base(pc, &base)?;
-        if let Access::Write(v) = access
+        if let Access::Write(v, value_reg) = access
             && v.ty.is_pointer()
             && base.ty != RegType::Stack
             && !self.allow_ptr_leaks()
@@ -196,6 +204,7 @@ impl Verifier<'_> {
                 RegType::Ctx => "ctx",
                 _ => "mem",
             };
+            let r = value_reg.unwrap_or(r);
             return Err(VerifyError::at(pc, format!("R{r} leaks addr into {into}")));
         }
         let off = i32::from(off);
@@ -230,6 +239,10 @@ impl Verifier<'_> {
                 self.region_access(pc, r, &base, off, size, &region)?;
                 Ok(Reg::unknown())
             }
+            RegType::MapPtr if !self.allow_ptr_leaks() => Err(VerifyError::at(
+                pc,
+                "'struct bpf_array' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN",
+            )),
             t => Err(VerifyError::at(
                 pc,
                 format!("R{r} invalid mem access '{}'", t.name()),
@@ -332,10 +345,9 @@ impl Verifier<'_> {
             return Err(VerifyError::at(
                 pc,
                 format!(
-                    "invalid access to packet, off={start} size={}, R{r}(id={},off={},r={})\nR{r} offset is outside of the packet",
+                    "invalid access to packet, off={start} size={}, R{r}(id={},off={start},r={})\nR{r} offset is outside of the packet",
                     bytes(size),
                     base.id,
-                    base.off,
                     base.range
                 ),
             ));
@@ -459,6 +471,17 @@ impl Verifier<'_> {
             .saturating_add(fixed)
             .saturating_add(i64::from(n));
         let const_off = base.var.const_value().map(|v| v as i64 + fixed);
+        if let Some(o) = const_off
+            && o.rem_euclid(i64::from(n)) != 0
+        {
+            return Err(VerifyError::at(
+                pc,
+                format!(
+                    "misaligned stack access off {}+{}+{off} size {n}",
+                    base.var.var_off.value as i64, base.off
+                ),
+            ));
+        }
         if lo < -i64::from(STACK_SIZE) || hi > 0 {
             let msg = match const_off {
                 Some(o) => format!("invalid {} stack R{r} off={o} size={n}", access.verb()),
@@ -470,15 +493,11 @@ impl Verifier<'_> {
             };
             return Err(VerifyError::at(pc, msg));
         }
-        if let Some(o) = const_off
-            && o.rem_euclid(i64::from(n)) != 0
-        {
+        let allocated = -8 * st.frames[frameno].stack.len() as i64;
+        if !self.opts.privileged && !matches!(access, Access::Write(..)) && lo < allocated {
             return Err(VerifyError::at(
                 pc,
-                format!(
-                    "misaligned stack access off {}+{}+{off} size {n}",
-                    base.var.var_off, base.off
-                ),
+                format!("invalid read from stack R{r} off={lo} size={n}"),
             ));
         }
         let subprog = st.frames[frameno].subprog;
@@ -486,8 +505,8 @@ impl Verifier<'_> {
         let unpriv = !self.opts.privileged;
         let frame = &mut st.frames[frameno];
         match (access, const_off) {
-            (Access::Write(v), Some(o)) => write_fixed(frame, o as i32, size, &v, pc),
-            (Access::Write(v), None) => {
+            (Access::Write(v, _), Some(o)) => write_fixed(frame, o as i32, size, &v, unpriv, pc),
+            (Access::Write(v, _), None) => {
                 if v.ty.is_pointer() && unpriv {
                     return Err(VerifyError::at(
                         pc,
@@ -506,7 +525,7 @@ impl Verifier<'_> {
                         format!("R{r} atomic operation on a spilled pointer"),
                     ));
                 }
-                write_fixed(frame, o as i32, size, &Reg::unknown(), pc)
+                write_fixed(frame, o as i32, size, &Reg::unknown(), unpriv, pc)
             }
             (Access::Read | Access::Atomic, None) => {
                 read_range(frame, lo as i32, hi as i32, unpriv, pc)?;
@@ -529,12 +548,26 @@ struct Region {
 /// Stores `v` at constant offset `off` of a frame's stack: a register
 /// spill when it is a whole aligned slot (or a scalar in the low bytes of
 /// one), plain data otherwise.
-fn write_fixed(frame: &mut Frame, off: i32, size: Size, v: &Reg, pc: usize) -> Res<Reg> {
+fn write_fixed(
+    frame: &mut Frame,
+    off: i32,
+    size: Size,
+    v: &Reg,
+    unpriv: bool,
+    pc: usize,
+) -> Res<Reg> {
     let n = bytes(size);
     if v.ty.is_pointer() && n != 8 {
         return Err(VerifyError::at(pc, "invalid size of register spill"));
     }
     let (slot, byte) = Frame::slot_of(off);
+    let old = frame.slot(slot);
+    if unpriv && n != 8 && old.has_spill() && !old.spill.is_scalar() {
+        return Err(VerifyError::at(
+            pc,
+            "attempt to corrupt spilled pointer on stack",
+        ));
+    }
     let s = frame.slot_mut(slot);
     if byte == 0 && (n == 8 || v.is_scalar()) {
         s.scrub();

@@ -361,12 +361,6 @@ impl<'a> Verifier<'a> {
         &self.maps[index as usize]
     }
 
-    /// A map's name for messages.
-    fn map_desc(&self, index: u32) -> String {
-        let m = self.map(index);
-        format!("map_type {}", m.map_type)
-    }
-
     /// Whether pointers may leak (privileged mode).
     fn allow_ptr_leaks(&self) -> bool {
         self.opts.privileged
