@@ -342,7 +342,7 @@ impl Verifier<'_> {
                 write,
                 nullable,
             } => {
-                if !(nullable && reg.is_zero()) && !is_mem_pointer(reg.ty) {
+                if !(is_mem_pointer(reg.ty) || (nullable && reg.is_zero())) {
                     return Err(expected("fp, pkt, pkt_meta, map_value, mem"));
                 }
                 meta.mem = Some((r, reg, read, write));
