@@ -32,6 +32,16 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// How the log prints instructions: helpers by name, as the kernel's
+/// log does.
+const LOG_DISASM: DisasmOptions<'static> = DisasmOptions {
+    helper_names: true,
+    maps: &[],
+    labels: &[],
+    auto_labels: false,
+    slot_numbers: false,
+};
+
 /// What verification learnt about one instruction, handed on to the
 /// rewrites and the engines (the kernel's `bpf_insn_aux_data`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -372,7 +382,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn log_insn(&mut self, st: &State, pc: usize) {
-        let text = disasm_insn(&self.insns[pc], pc, &DisasmOptions::default());
+        let text = disasm_insn(&self.insns[pc], pc, &LOG_DISASM);
         let n = st.frames.len();
         let regs = fmt_frame(st.cur(), n - 1);
         self.log(format!("{pc}: ({regs}) {text}\n"));
@@ -381,7 +391,7 @@ impl<'a> Verifier<'a> {
     /// Adds the state at the rejection to the error's log.
     fn reject(&mut self, st: &State, pc: usize, e: VerifyError) -> VerifyError {
         if self.opts.log_level > 0 {
-            let text = disasm_insn(&self.insns[pc], pc, &DisasmOptions::default());
+            let text = disasm_insn(&self.insns[pc], pc, &LOG_DISASM);
             let n = st.frames.len();
             let regs = fmt_frame(st.cur(), n - 1);
             self.log(format!("{pc}: {regs}\n{pc}: {text}\n{}\n", e.msg));
