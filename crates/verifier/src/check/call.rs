@@ -246,10 +246,14 @@ impl Verifier<'_> {
                     Some(inner) => Reg::pointer(RegType::MapPtrOrNull, inner),
                     None => Reg::pointer(RegType::MapValueOrNull, m),
                 };
+                // Copies share an id: a null check refines them all, and
+                // a spin lock is known by the value it sits in.
+                r.id = self.new_id();
                 if self.lookup_cannot_fail(m, meta) {
                     r.ty = RegType::MapValue;
-                } else {
-                    r.id = self.new_id();
+                    if self.map(m).spin_lock_off.is_none() {
+                        r.id = 0;
+                    }
                 }
                 r
             }
