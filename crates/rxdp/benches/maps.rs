@@ -251,17 +251,13 @@ fn bench_rxdp(
     asm: &Assembled,
     packet: &[u8],
 ) -> Arc<dyn Map> {
-    let mut prog = XdpProgram::load(&asm.insns, &asm.maps)
+    let prog = XdpProgram::load(&asm.insns, &asm.maps)
         .unwrap_or_else(|e| panic!("{} {}: {e}", case.group, op.name()));
-    // SAFETY: the programs touch only their stack and pass map and stack
-    // pointers to helpers; the kernel's verifier accepts them (checked
-    // below where bpf(2) is available).
-    unsafe { prog.trust_unverified() };
     let map = Arc::clone(&prog.maps().get(0).expect("one map").map);
     for (k, v) in &case.elements {
         map.update_copy(k, v, 0).expect("rxdp map setup");
     }
-    let mut runner = prog.runner(Engine::Interp).unwrap();
+    let mut runner = prog.runner(Engine::Interp);
     let mut buff = XdpBuff::new(packet, 1, 0).unwrap();
     let what = format!("{} rxdp {}", case.group, op.name());
     assert_eq!(runner.run(&mut buff), Ok(XDP_PASS), "{what}: a miss");

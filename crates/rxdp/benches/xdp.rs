@@ -87,12 +87,8 @@ fn bench(c: &mut Criterion) {
     }
     for case in &CASES {
         let asm = assemble(case.src).unwrap_or_else(|e| panic!("{}: {e}", case.group));
-        let mut prog = XdpProgram::load(&asm.insns, &asm.maps)
+        let prog = XdpProgram::load(&asm.insns, &asm.maps)
             .unwrap_or_else(|e| panic!("{}: {e}", case.group));
-        // SAFETY: the examples are the project's own programs, each
-        // accepted by the kernel's verifier (tests/examples.rs checks it
-        // where bpf(2) is available).
-        unsafe { prog.trust_unverified() };
         let mut g = c.benchmark_group(case.group);
         let expected = bench_rxdp(&mut g, &prog, &packet);
         if case.rbpf {
@@ -112,7 +108,7 @@ fn bench_rxdp(g: &mut BenchmarkGroup<'_, WallTime>, prog: &XdpProgram, packet: &
         ("rxdp_interp", Engine::Interp),
         ("rxdp_checked", Engine::Checked),
     ] {
-        let mut runner = prog.runner(engine).unwrap();
+        let mut runner = prog.runner(engine);
         let mut buff = XdpBuff::new(packet, 1, 0).unwrap();
         let retval = runner.run(&mut buff).unwrap();
         assert_eq!(*expected.get_or_insert(retval), retval, "{name}");

@@ -39,10 +39,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let asm = assemble(src).expect("the examples assemble");
-    let mut prog = XdpProgram::load(&asm.insns, &asm.maps).expect("the examples load");
-    // SAFETY: the examples are the project's own programs, accepted by the
-    // kernel's verifier.
-    unsafe { prog.trust_unverified() };
+    let prog = XdpProgram::load(&asm.insns, &asm.maps).expect("the examples load");
     let packet = sample::udp4(64);
     let mut last = 0;
     match runtime.as_str() {
@@ -52,7 +49,7 @@ fn main() -> ExitCode {
             } else {
                 Engine::Checked
             };
-            let mut runner = prog.runner(engine).expect("trusted");
+            let mut runner = prog.runner(engine);
             let mut buff = XdpBuff::new(&packet, 1, 0).expect("a 64-byte frame fits");
             for _ in 0..runs {
                 last = runner.run(black_box(&mut buff)).expect("the run succeeds");

@@ -5,6 +5,7 @@
 use crate::error::{CliResult, program, usage};
 use crate::input::read_program;
 use anyhow::{Context, anyhow};
+use rxdp_verifier::Options;
 use rxdp_xdp::setup::{Directive, Setup};
 use rxdp_xdp::{MapTable, ObjectOpts, XdpObject, XdpProgram};
 use std::path::Path;
@@ -31,14 +32,6 @@ impl Loaded {
         }
     }
 
-    /// The program that runs, mutable.
-    pub(crate) fn program_mut(&mut self) -> &mut XdpProgram {
-        match self {
-            Loaded::Single(p) => p,
-            Loaded::Object { object, prog } => object.program_mut(prog).expect("chosen at load"),
-        }
-    }
-
     /// The maps the program uses (for an object: all of its maps).
     pub(crate) fn maps(&self) -> &MapTable {
         self.program().maps()
@@ -56,12 +49,17 @@ pub(crate) fn read_setup(path: Option<&Path>) -> CliResult<Setup> {
     Setup::parse(&text).map_err(|e| usage(anyhow!("{}: {e}", path.display())))
 }
 
-/// Loads `path`; for an object, `prog` picks the program that runs
-/// (default: its first XDP program) and `setup`'s variables are set
-/// before verification.
-pub(crate) fn load(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<Loaded> {
+/// Loads `path`, verified with `verifier`; for an object, `prog` picks
+/// the program that runs (default: its first XDP program) and `setup`'s
+/// variables are set before verification.
+pub(crate) fn load(
+    path: &Path,
+    prog: Option<&str>,
+    setup: &Setup,
+    verifier: &Options,
+) -> CliResult<Loaded> {
     if path.extension().is_some_and(|e| e == "o") {
-        return load_object(path, prog, setup);
+        return load_object(path, prog, setup, verifier);
     }
     if let Some(p) = prog {
         return Err(usage(anyhow!(
@@ -80,13 +78,18 @@ pub(crate) fn load(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<
         )));
     }
     let src = read_program(path)?;
-    let p = XdpProgram::load(&src.insns, &src.maps).map_err(program)?;
+    let p = XdpProgram::load_with_options(&src.insns, &src.maps, verifier).map_err(program)?;
     let loaded = Loaded::Single(p);
     apply_map_updates(loaded.maps(), setup)?;
     Ok(loaded)
 }
 
-fn load_object(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<Loaded> {
+fn load_object(
+    path: &Path,
+    prog: Option<&str>,
+    setup: &Setup,
+    verifier: &Options,
+) -> CliResult<Loaded> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .map_err(usage)?;
@@ -120,6 +123,7 @@ fn load_object(path: &Path, prog: Option<&str>, setup: &Setup) -> CliResult<Load
     };
     let opts = ObjectOpts {
         vars: setup.vars().collect(),
+        verifier: *verifier,
         ..ObjectOpts::default()
     };
     let object = XdpObject::load(object, &opts).map_err(program)?;

@@ -6,6 +6,7 @@ mod events;
 mod input;
 mod load;
 mod mapdump;
+mod vlog;
 
 use clap::{Parser, Subcommand};
 use error::CliError;

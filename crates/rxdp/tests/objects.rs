@@ -82,7 +82,7 @@ fn run_rxdp(
         vars: setup.vars().collect(),
         ..ObjectOpts::default()
     };
-    let mut loaded = XdpObject::load(object, &opts).map_err(|e| {
+    let loaded = XdpObject::load(object, &opts).map_err(|e| {
         format!(
             "{e}: {:?}",
             std::error::Error::source(&e).map(|s| s.to_string())
@@ -98,11 +98,8 @@ fn run_rxdp(
             .map_err(|e| format!("setup: map {map}: {e}"))?;
     }
     let p = loaded
-        .program_mut(prog)
+        .program(prog)
         .ok_or_else(|| format!("no program {prog}"))?;
-    // SAFETY: the kernel's verifier accepts these objects (this test loads
-    // them there too, where bpf(2) is available).
-    unsafe { p.trust_unverified() };
     let out = p
         .test_run(
             packet,

@@ -69,6 +69,17 @@ pub enum ObjectLoadError {
     },
 }
 
+impl ObjectLoadError {
+    /// The verifier's rejection of a program, with its log and
+    /// statistics, when that is why the object failed to load.
+    pub fn verify_error(&self) -> Option<&rxdp_verifier::VerifyError> {
+        match self {
+            ObjectLoadError::Program { source, .. } => source.verify_error(),
+            _ => None,
+        }
+    }
+}
+
 /// How to load an object.
 #[derive(Clone, Debug)]
 pub struct ObjectOpts {
@@ -253,14 +264,6 @@ impl XdpObject {
     pub fn program(&self, name: &str) -> Option<&XdpProgram> {
         self.programs
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
-    }
-
-    /// The loaded program called `name`, mutable.
-    pub fn program_mut(&mut self, name: &str) -> Option<&mut XdpProgram> {
-        self.programs
-            .iter_mut()
             .find(|(n, _)| n == name)
             .map(|(_, p)| p)
     }

@@ -9,7 +9,7 @@ use rxdp_isa::asm::MapDecl;
 use rxdp_isa::{CallKind, Insn};
 use rxdp_maps::ProgRef;
 use rxdp_maps::{MapDef, MapError};
-use rxdp_verifier::{Options, VerifyError};
+use rxdp_verifier::{Options, Stats, SubprogInfo, VerifiedProgram, VerifyError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -53,14 +53,29 @@ pub enum LoadError {
     Prepare(#[from] PrepareError),
 }
 
+impl LoadError {
+    /// The verifier's rejection, with its log and statistics, when that is
+    /// why the load failed.
+    pub fn verify_error(&self) -> Option<&VerifyError> {
+        match self {
+            LoadError::Verify(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A loaded XDP program with its maps, ready to run.
+///
+/// Every `XdpProgram` passed rxdp's verifier: loading is the only way to
+/// make one, and loading fails on rejection. That proof is what lets the
+/// unchecked engines run it.
 pub struct XdpProgram {
     insns: Vec<Insn>,
-    xlated: Vec<Insn>,
+    /// What verification produced, the rewritten instructions included.
+    verified: VerifiedProgram,
     maps: Arc<MapTable>,
     interp: Arc<Interpreter>,
     id: u32,
-    verified: bool,
 }
 
 impl XdpProgram {
@@ -108,29 +123,36 @@ impl XdpProgram {
         let interp = Arc::new(Interpreter::new(&verified.insns)?);
         Ok(XdpProgram {
             insns: insns.to_vec(),
-            xlated: verified.insns,
+            verified,
             maps,
             interp,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            verified: false,
         })
     }
 
-    /// Marks the program as proven safe, allowing the unchecked engines to
-    /// run it.
-    ///
-    /// # Safety
-    /// rxdp's own verifier only checks a program's structure so far; the
-    /// caller promises the program is memory-safe for the XDP program
-    /// type (for instance because the Linux kernel's verifier accepted
-    /// it, or because the user wrote it and accepts the risk).
-    pub unsafe fn trust_unverified(&mut self) {
-        self.verified = true;
+    /// Everything verification produced: the rewritten instructions, the
+    /// subprograms, the context rewrites, the tail calls and lookups the
+    /// engines may shortcut, the log and the statistics.
+    pub fn verification(&self) -> &VerifiedProgram {
+        &self.verified
     }
 
-    /// Whether unchecked engines may run the program.
-    pub fn is_trusted(&self) -> bool {
-        self.verified
+    /// What verifying the program cost (instructions processed, states,
+    /// time), as the kernel's log reports it.
+    pub fn verifier_stats(&self) -> Stats {
+        self.verified.stats
+    }
+
+    /// The verifier's log, at the level the load asked for (empty at
+    /// level 0).
+    pub fn verifier_log(&self) -> &str {
+        &self.verified.log
+    }
+
+    /// Per subprogram, in instruction order (the main program first): its
+    /// stack depth and the callee-saved registers it writes.
+    pub fn subprog_info(&self) -> &[SubprogInfo] {
+        &self.verified.subprogs
     }
 
     /// The instructions as loaded.
@@ -140,7 +162,7 @@ impl XdpProgram {
 
     /// The instructions after fixup, as the engines run them.
     pub fn xlated(&self) -> &[Insn] {
-        &self.xlated
+        &self.verified.insns
     }
 
     /// The program's id.

@@ -13,7 +13,7 @@ use crate::helpers::env::HelperEnv;
 use crate::helpers::mem::ArgCheck;
 use crate::helpers::{FrameBounds, Redirect, XdpEnv, tracks_grants};
 use crate::program::XdpProgram;
-use crate::test_run::{Engine, RunError};
+use crate::test_run::Engine;
 use rxdp_interp::{Fault, Interpreter, Region, RegionKind, Stack};
 use std::sync::Arc;
 
@@ -32,26 +32,20 @@ pub struct XdpRunner<'p> {
 
 impl XdpProgram {
     /// A runner of this program on `engine`, on CPU 0, in a fresh
-    /// [`HelperEnv::deterministic`] environment.
-    ///
-    /// Unchecked engines run only programs marked trusted (see
-    /// [`XdpProgram::trust_unverified`]); for others this is
-    /// [`RunError::Unverified`], as for [`XdpProgram::test_run`].
-    pub fn runner(&self, engine: Engine) -> Result<XdpRunner<'_>, RunError> {
-        if engine != Engine::Checked && !self.is_trusted() {
-            return Err(RunError::Unverified(engine.name()));
-        }
+    /// [`HelperEnv::deterministic`] environment. Every engine may run
+    /// every loaded program: loading verified it.
+    pub fn runner(&self, engine: Engine) -> XdpRunner<'_> {
         let stack = Stack::new();
         let args = arg_check(engine, &stack);
         let world = Arc::new(HelperEnv::deterministic());
         let track = tracks_grants(self.xlated(), engine == Engine::Checked);
-        Ok(XdpRunner {
+        XdpRunner {
             prog: self,
             interp: self.interp(),
             env: XdpEnv::new(self.maps(), 0, world, args, track),
             stack,
             engine,
-        })
+        }
     }
 }
 
@@ -127,9 +121,9 @@ impl<'p> XdpRunner<'p> {
         self.env.set_frame(ctx, frame);
         let interp = self.interp;
         let r0 = match self.engine {
-            // SAFETY: `runner` hands out unchecked runners only for
-            // programs marked trusted (proven safe for XDP), and `ctx`
-            // points to the live context of `buff`, whose frame outlives
+            // SAFETY: the program passed rxdp's verifier when it was
+            // loaded (an `XdpProgram` exists only then), which proves it
+            // safe for XDP with no run-time checks; `ctx` points to the live context of `buff`, whose frame outlives
             // the run.
             Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
             Engine::Checked => self.run_checked(ctx as u64).map_err(unbox),
@@ -161,18 +155,11 @@ fn unbox(fault: Box<Fault>) -> Fault {
 mod tests {
     use super::*;
     use crate::sample::udp4;
-    use rxdp_interp::FaultKind;
     use rxdp_isa::asm::assemble;
 
-    fn load(src: &str, trusted: bool) -> XdpProgram {
+    fn load(src: &str) -> XdpProgram {
         let a = assemble(src).unwrap();
-        let mut p = XdpProgram::load(&a.insns, &a.maps).unwrap();
-        if trusted {
-            // SAFETY: the test programs below only read the packet
-            // within the bounds they check.
-            unsafe { p.trust_unverified() };
-        }
-        p
+        XdpProgram::load(&a.insns, &a.maps).unwrap()
     }
 
     /// Returns the byte at packet offset 23 (the IPv4 protocol of an
@@ -190,23 +177,15 @@ mod tests {
     ";
 
     #[test]
-    fn unchecked_engines_need_a_trusted_program() {
-        let p = load(PROTO, false);
-        let e = p.runner(Engine::Interp).err().unwrap();
-        assert!(matches!(e, RunError::Unverified("interp")), "{e}");
-        assert!(p.runner(Engine::Checked).is_ok());
-    }
-
-    #[test]
     fn every_engine_reads_each_frame_it_is_given() {
-        let p = load(PROTO, true);
+        let p = load(PROTO);
         let mut udp = XdpBuff::new(&udp4(64), 1, 0).unwrap();
         let mut tcp_pkt = udp4(64);
         tcp_pkt[23] = 6;
         let mut tcp = XdpBuff::new(&tcp_pkt, 1, 0).unwrap();
         let mut short = XdpBuff::new(&udp4(64)[..20], 1, 0).unwrap();
         for engine in Engine::ALL {
-            let mut r = p.runner(engine).unwrap();
+            let mut r = p.runner(engine);
             assert_eq!(r.engine(), engine);
             for _ in 0..3 {
                 assert_eq!(r.run(&mut udp), Ok(17), "{engine:?}");
@@ -218,10 +197,10 @@ mod tests {
 
     #[test]
     fn the_cpu_selects_what_the_helper_returns() {
-        let p = load("call bpf_get_smp_processor_id\nexit", true);
+        let p = load("call bpf_get_smp_processor_id\nexit");
         let mut buff = XdpBuff::new(&udp4(64), 1, 0).unwrap();
         for engine in Engine::ALL {
-            let mut r = p.runner(engine).unwrap().with_cpu(3);
+            let mut r = p.runner(engine).with_cpu(3);
             assert_eq!(r.run(&mut buff), Ok(3));
         }
     }
@@ -255,14 +234,13 @@ mod tests {
             r0 = *(u16 *)(r10 - 32)
         out:
             exit",
-            true,
         );
         let fmt = &p.maps().get(1).unwrap().map;
         fmt.update_copy(&0u32.to_ne_bytes(), b"%s\0\0\0\0\0\0", 0)
             .unwrap();
         let mut buff = XdpBuff::new(&udp4(64), 1, 0).unwrap();
         for engine in Engine::ALL {
-            let mut r = p.runner(engine).unwrap();
+            let mut r = p.runner(engine);
             for _ in 0..2 {
                 assert_eq!(r.run(&mut buff), Ok(u32::from_le_bytes(*b"hi\0\0")));
             }
@@ -270,21 +248,13 @@ mod tests {
     }
 
     #[test]
-    fn checked_runs_fault_on_a_read_past_the_packet() {
-        // Reads byte 23 without a bounds check: fine on a 64-byte frame,
-        // out of the packet on a 20-byte one.
-        let p = load("r1 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r1 + 23)\nexit", false);
-        let mut r = p.runner(Engine::Checked).unwrap();
-        let mut ok = XdpBuff::new(&udp4(64), 1, 0).unwrap();
-        assert_eq!(r.run(&mut ok), Ok(17));
-        let mut short = XdpBuff::new(&udp4(64)[..20], 1, 0).unwrap();
-        let fault = r.run(&mut short).unwrap_err();
-        assert_eq!(fault.pc, 1);
-        assert!(
-            !matches!(fault.kind, FaultKind::InsnLimit { .. }),
-            "{fault}"
-        );
-        // The runner is still usable after a fault.
-        assert_eq!(r.run(&mut ok), Ok(17));
+    fn a_read_past_an_unchecked_packet_never_reaches_a_runner() {
+        // Reads byte 23 with no bounds check: the unchecked engine would
+        // read past a 20-byte frame, so the program must not load.
+        let a = assemble("r1 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r1 + 23)\nexit").unwrap();
+        let e = XdpProgram::load(&a.insns, &a.maps).err().unwrap();
+        let v = e.verify_error().expect("a verifier rejection");
+        assert_eq!(v.pc, Some(1), "{v}");
+        assert!(v.msg.contains("outside of the packet"), "{v}");
     }
 }

@@ -104,12 +104,6 @@ pub enum RunError {
         /// What went wrong.
         fault: Fault,
     },
-    /// An unchecked engine was asked to run a program nobody proved safe.
-    #[error(
-        "the {0} engine runs only verified programs, and rxdp's verifier checks only the \
-         program's structure so far: use the checked engine"
-    )]
-    Unverified(&'static str),
 }
 
 impl XdpProgram {
@@ -119,7 +113,7 @@ impl XdpProgram {
             .env
             .clone()
             .unwrap_or_else(|| Arc::new(HelperEnv::deterministic()));
-        let mut runner = self.runner(opts.engine)?.with_env(env).with_cpu(opts.cpu);
+        let mut runner = self.runner(opts.engine).with_env(env).with_cpu(opts.cpu);
         let mut buff = XdpBuff::new(packet, opts.ingress_ifindex, opts.rx_queue_index)?;
         let repeat = opts.repeat.max(1);
         let mut retval = 0;

@@ -16,11 +16,7 @@ use std::sync::Arc;
 
 fn load(src: &str) -> XdpProgram {
     let a = rxdp_isa::asm::assemble(src).unwrap_or_else(|e| panic!("{e}"));
-    let mut p = XdpProgram::load(&a.insns, &a.maps).unwrap_or_else(|e| panic!("{e}"));
-    // SAFETY: the programs of these tests pass helpers valid memory (the
-    // checked engine, which runs each of them too, would fault otherwise).
-    unsafe { p.trust_unverified() };
-    p
+    XdpProgram::load(&a.insns, &a.maps).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pkt() -> Vec<u8> {

@@ -40,12 +40,7 @@ fn prog(flags: u64) -> XdpProgram {
         exit"
     );
     let a = assemble(&src).unwrap_or_else(|e| panic!("{e}"));
-    let mut p = XdpProgram::load(&a.insns, &a.maps).unwrap_or_else(|e| panic!("{e}"));
-    // SAFETY: the program passes the helper its context, a map and 8
-    // bytes of its stack (the checked engine, which runs it too, would
-    // fault otherwise).
-    unsafe { p.trust_unverified() };
-    p
+    XdpProgram::load(&a.insns, &a.maps).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Sets slot `index` of the program's perf event array to `handle`.

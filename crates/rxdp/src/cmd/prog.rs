@@ -1,12 +1,17 @@
 //! `rxdp prog list`: what an object holds, as `bpftool prog` and
-//! `bpftool map` would show it after loading.
+//! `bpftool map` would show it after loading: the object is loaded, so
+//! each XDP program also shows what verifying it cost
+//! (`verified_insns`, as `bpftool prog show` reports it, and its stack).
+//! A verifier rejection prints the log and exits 1 after the listing.
 
-use crate::error::{CliResult, usage};
+use crate::error::{CliError, CliResult, program, usage};
 use crate::input::hex;
+use crate::vlog::{VerifierArgs, print_rejection_log, rejection, with_newline};
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use rxdp_isa::{Insn, Pseudo};
 use rxdp_object::{Object, Program};
+use rxdp_xdp::{ObjectLoadError, ObjectOpts, XdpObject};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -20,13 +25,78 @@ pub(crate) enum ProgCommand {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// How the verifier checks the programs.
+        #[command(flatten)]
+        verifier: VerifierArgs,
     },
+}
+
+/// What loading the object said about one program.
+enum Verdict {
+    /// Verified: instructions processed and stack depth per subprogram.
+    Verified { insns: u64, stack: Vec<u32> },
+    /// It failed to load: why.
+    NotLoaded(String),
+}
+
+/// Loads `obj` as `test-run` would and says, per program name, what the
+/// verifier found, printing the verifier's logs on stderr. A load that
+/// failed for another reason than a program (a map) is reported for no
+/// program; an XDP program the load did not reach is absent. The status
+/// is 1 (already reported) for a verifier rejection.
+fn verdicts(obj: &Object, opts: rxdp_verifier::Options) -> (Vec<(String, Verdict)>, CliResult) {
+    let opts = ObjectOpts {
+        verifier: opts,
+        ..ObjectOpts::default()
+    };
+    match XdpObject::load(obj.clone(), &opts) {
+        Ok(loaded) => {
+            let v = loaded
+                .programs()
+                .map(|(n, p)| {
+                    let verdict = Verdict::Verified {
+                        insns: p.verifier_stats().insns_processed,
+                        stack: p.subprog_info().iter().map(|s| s.stack_depth).collect(),
+                    };
+                    eprint!("{}", with_newline(p.verifier_log()));
+                    (n.to_string(), verdict)
+                })
+                .collect();
+            (v, Ok(()))
+        }
+        Err(e) => {
+            let named = match &e {
+                ObjectLoadError::Program { name, .. } => Some(name.clone()),
+                _ => None,
+            };
+            let err = program(e);
+            let reason = err.to_string();
+            print_rejection_log(&err);
+            // Only a verifier rejection fails the listing: objects with
+            // programs rxdp cannot run (marked "not runnable") still list.
+            let status = if rejection(&err).is_some() {
+                eprintln!("rxdp: {reason}");
+                Err(CliError::Silent(1))
+            } else {
+                Ok(())
+            };
+            let v = named
+                .map(|n| (n, Verdict::NotLoaded(reason)))
+                .into_iter()
+                .collect();
+            (v, status)
+        }
+    }
 }
 
 /// Runs `rxdp prog ...`.
 pub(crate) fn run(cmd: ProgCommand) -> CliResult {
     match cmd {
-        ProgCommand::List { object, json } => list(&object, json),
+        ProgCommand::List {
+            object,
+            json,
+            verifier,
+        } => list(&object, json, verifier.options(0)),
     }
 }
 
@@ -52,8 +122,10 @@ fn read_object(path: &PathBuf) -> CliResult<Object> {
     rxdp_object::parse(&bytes).map_err(|e| usage(anyhow!("{}: {e}", path.display())))
 }
 
-fn list(path: &PathBuf, json: bool) -> CliResult {
+fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
     let obj = read_object(path)?;
+    let (verdicts, status) = verdicts(&obj, opts);
+    let verdict = |name: &str| verdicts.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let map_name = |i: &usize| {
         obj.maps
             .get(*i)
@@ -65,7 +137,7 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
             .programs
             .iter()
             .map(|p| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "name": p.name,
                     "section": p.section,
                     "type": rxdp_object::secdef::prog_type::name(p.prog_type),
@@ -74,7 +146,16 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
                     "maps": maps_used(p).iter().map(map_name).collect::<Vec<_>>(),
                     "tag": hex(&p.tag_sha256()),
                     "unsupported": p.unsupported,
-                })
+                });
+                match verdict(&p.name) {
+                    Some(Verdict::Verified { insns, stack }) => {
+                        v["verified_insns"] = serde_json::json!(insns);
+                        v["stack_depth"] = serde_json::json!(stack);
+                    }
+                    Some(Verdict::NotLoaded(why)) => v["load_error"] = serde_json::json!(why),
+                    None => {}
+                }
+                v
             })
             .collect();
         let maps: Vec<_> = obj
@@ -95,7 +176,7 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
             "{}",
             serde_json::json!({"license": obj.license, "programs": progs, "maps": maps})
         );
-        return Ok(());
+        return status;
     }
     println!("programs:");
     for p in &obj.programs {
@@ -118,6 +199,17 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
         if let Some(why) = &p.unsupported {
             println!("      not runnable: {why}");
         }
+        match verdict(&p.name) {
+            Some(Verdict::Verified { insns, stack }) => {
+                let depths: Vec<String> = stack.iter().map(u32::to_string).collect();
+                println!(
+                    "      verified_insns {insns}  stack depth {}",
+                    depths.join("+")
+                );
+            }
+            Some(Verdict::NotLoaded(why)) => println!("      not loaded: {why}"),
+            None => {}
+        }
     }
     println!("maps:");
     for m in &obj.maps {
@@ -136,5 +228,5 @@ fn list(path: &PathBuf, json: bool) -> CliResult {
         );
     }
     println!("license: {}", obj.license);
-    Ok(())
+    status
 }

@@ -5,6 +5,7 @@ use crate::events::PrintSink;
 use crate::input::{hex, read_packet};
 use crate::load::{load, read_setup};
 use crate::mapdump::{map_dump_json, print_map_dump};
+use crate::vlog::{VerifierArgs, print_rejection_log, with_newline};
 use clap::ValueEnum;
 use rxdp_xdp::helpers::{EventSink, HelperEnv};
 use rxdp_xdp::{Engine, TestRunOpts};
@@ -14,7 +15,8 @@ use std::sync::Arc;
 /// Engines selectable on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum EngineArg {
-    /// The fast interpreter (trusts the program: see `--help`).
+    /// The fast interpreter: no run-time checks, as the verifier proved
+    /// the program safe.
     Interp,
     /// The checked interpreter, the reference: every access is checked.
     Checked,
@@ -55,10 +57,13 @@ pub(crate) struct Args {
     /// How many times to run the program on the packet.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
-    /// The engine. `interp` runs without run-time checks; until rxdp's full
-    /// verifier lands it only runs programs you trust, and says so.
-    #[arg(long, value_enum, default_value_t = EngineArg::Checked)]
+    /// The engine: `interp` runs without run-time checks (the verifier
+    /// proved the program safe), `checked` checks every access.
+    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
     engine: EngineArg,
+    /// How the verifier checks the program.
+    #[command(flatten)]
+    verifier: VerifierArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -71,19 +76,12 @@ pub(crate) fn run(a: Args) -> CliResult {
         return Err(usage(e));
     }
     let setup = read_setup(a.setup.as_deref())?;
-    let mut loaded = load(&a.file, a.prog.as_deref(), &setup)?;
+    let loaded = load(&a.file, a.prog.as_deref(), &setup, &a.verifier.options(0))
+        .inspect_err(print_rejection_log)?;
+    // The log of an accepted program (the statistics at level 1) goes to
+    // stderr, away from the run's output.
+    eprint!("{}", with_newline(loaded.program().verifier_log()));
     let engine = Engine::from(a.engine);
-    if engine != Engine::Checked {
-        eprintln!(
-            "rxdp: warning: the {} engine runs without run-time checks and rxdp's verifier \
-             only checks program structure so far: running {} as trusted",
-            engine.name(),
-            a.file.display()
-        );
-        // SAFETY: the user chose an unchecked engine for their own program
-        // and was warned above that nothing proved it safe.
-        unsafe { loaded.program_mut().trust_unverified() };
-    }
     let sink = Arc::new(PrintSink::default());
     sink.attach(Arc::clone(loaded.program().map_table()));
     let env = HelperEnv {

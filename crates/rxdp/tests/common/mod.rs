@@ -112,11 +112,7 @@ pub fn run_rxdp_with(
     packet: &[u8],
     engine: Engine,
 ) -> Outcome {
-    let mut prog = XdpProgram::load(insns, maps).unwrap_or_else(|e| panic!("rxdp load: {e}"));
-    // SAFETY: the programs these tests run are accepted by the kernel's
-    // verifier (checked by the same tests where bpf(2) is available), or
-    // are the project's own examples.
-    unsafe { prog.trust_unverified() };
+    let prog = XdpProgram::load(insns, maps).unwrap_or_else(|e| panic!("rxdp load: {e}"));
     for (i, k, v) in setup {
         prog.maps()
             .get(*i)
