@@ -287,7 +287,7 @@ fn repeat_runs_the_program_that_many_times() {
 }
 
 #[test]
-fn interp_engine_warns_and_agrees_with_checked() {
+fn interp_engine_is_the_default_and_agrees_with_checked() {
     for path in examples() {
         let args = |engine: &str| {
             vec![
@@ -299,12 +299,17 @@ fn interp_engine_warns_and_agrees_with_checked() {
             ]
         };
         let checked = rxdp(&args("checked")).expect(0);
+        let interp = rxdp(&args("interp")).expect(0);
+        // Verified programs need no warning on any engine.
+        for r in [&checked, &interp] {
+            assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+        }
+        let default = rxdp(&[Path::new("test-run"), &path]).expect(0);
         assert!(
-            !checked.stderr.contains("warning"),
-            "checked engine warns: {}",
-            checked.stderr
+            default.stdout.contains("interp engine"),
+            "{}",
+            default.stdout
         );
-        let interp = rxdp(&args("interp")).expect(0).stderr_has(&["warning"]);
         assert_eq!(
             outcome(&interp.json()),
             outcome(&checked.json()),
@@ -400,11 +405,159 @@ fn verify_rejects_with_reason_and_instruction() {
             .1
             .to_owned();
 
-        // The same reason, printed once, stops test-run with status 1.
+        // The same reason, printed once, stops test-run with status 1
+        // (verify follows it with the statistics).
         let r = rxdp(&[Path::new("test-run"), &prog]).expect(1);
-        assert_eq!(r.stderr, format!("rxdp: {reason}\n"), "{name}");
+        let said = r
+            .stderr
+            .strip_prefix("rxdp: ")
+            .unwrap_or_else(|| panic!("{}", r.stderr));
+        assert!(
+            reason.starts_with(said.trim_end()),
+            "{name}: {said} vs {reason}"
+        );
+        assert_eq!(r.stderr.matches(said.trim_end()).count(), 1, "{name}");
         assert!(r.stdout.is_empty(), "{name}: {}", r.stdout);
     }
+}
+
+/// The first line of the kernel's statistics, which `verify` prints for
+/// every accepted program.
+const STATS: &str = "processed ";
+
+#[test]
+fn verify_prints_the_statistics_of_an_accepted_program() {
+    let parse = example("parse_udp.s");
+    for level in [None, Some("0"), Some("1")] {
+        let mut args = vec![Path::new("verify"), &parse];
+        if let Some(l) = level {
+            args.extend([Path::new("--log-level"), Path::new(l)]);
+        }
+        let r = rxdp(&args).expect(0);
+        for want in [
+            "accepted",
+            STATS,
+            "insns (limit 1000000)",
+            "total_states",
+            "peak_states",
+            "verification time",
+            " usec",
+            "stack depth 0",
+        ] {
+            assert!(
+                r.stdout.contains(want),
+                "{level:?}: no {want:?}:\n{}",
+                r.stdout
+            );
+        }
+        assert_eq!(r.stdout.matches(STATS).count(), 1, "{}", r.stdout);
+    }
+    let v: Value = serde_json::from_str(
+        rxdp(&[Path::new("verify"), &parse, Path::new("--json")])
+            .expect(0)
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    let p = &v["programs"][0];
+    assert_eq!(p["accepted"], true, "{v}");
+    assert!(p["stats"]["insns_processed"].as_u64().unwrap() >= 34, "{v}");
+    assert_eq!(p["stack_depth"], serde_json::json!([0]), "{v}");
+}
+
+#[test]
+fn verify_log_level_2_prints_every_instruction_with_the_registers() {
+    let tmp = TempDir::new("level2");
+    let prog = tmp.file("two.s", "r0 = 2\nr0 += 1\nexit\n");
+    let r = rxdp(&[
+        Path::new("verify"),
+        &prog,
+        Path::new("--log-level"),
+        Path::new("2"),
+    ])
+    .expect(0);
+    for want in [
+        "0: (", "R10=fp0", "r0 = 2", "1: (", "R0=2", "r0 += 1", "2: (", "R0=3", STATS,
+    ] {
+        assert!(r.stdout.contains(want), "no {want:?}:\n{}", r.stdout);
+    }
+    // Level 1 shows only the statistics for an accepted program.
+    let r = rxdp(&[Path::new("verify"), &prog]).expect(0);
+    assert!(!r.stdout.contains("R10=fp0"), "{}", r.stdout);
+}
+
+#[test]
+fn verify_rejects_an_unchecked_packet_read_with_the_state_at_the_fault() {
+    let tmp = TempDir::new("pktread");
+    // Reads a packet byte with no bounds check against data_end.
+    let prog = tmp.file(
+        "oob.s",
+        "r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 100)\nexit\n",
+    );
+    let r = rxdp(&[Path::new("verify"), &prog]).expect(1).stderr_has(&[
+        "R2 offset is outside of the packet",
+        "insn 1",
+        "rejected",
+        // The registers at the fault: r2 is a packet pointer with no
+        // range proven.
+        "R1=ctx()",
+        "R2=pkt(r=0)",
+        "1: r0 = *(u8 *)(r2 + 100)",
+        STATS,
+        "verification time",
+    ]);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let stats_at = r.stderr.find(STATS).unwrap();
+    let state_at = r.stderr.find("R2=pkt(r=0)").unwrap();
+    assert!(state_at < stats_at, "{}", r.stderr);
+
+    // Level 0: the reason and the statistics, no state.
+    let r = rxdp(&[
+        Path::new("verify"),
+        &prog,
+        Path::new("--log-level"),
+        Path::new("0"),
+    ])
+    .expect(1)
+    .stderr_has(&["R2 offset is outside of the packet", STATS]);
+    assert!(!r.stderr.contains("R1=ctx()"), "{}", r.stderr);
+
+    // JSON: the verdict, the instruction and the log, on stdout.
+    let r = rxdp(&[Path::new("verify"), &prog, Path::new("--json")]).expect(1);
+    let v = r.json();
+    assert_eq!(v["accepted"], false, "{v}");
+    assert_eq!(v["pc"], 1, "{v}");
+    assert!(v["log"].as_str().unwrap().contains("R2=pkt(r=0)"), "{v}");
+
+    // test-run and prog list load too: with --log-level 1 the state is
+    // shown there as well; by default only the reason.
+    rxdp(&[
+        Path::new("test-run"),
+        &prog,
+        Path::new("--log-level"),
+        Path::new("1"),
+    ])
+    .expect(1)
+    .stderr_has(&["R2=pkt(r=0)", "R2 offset is outside of the packet"]);
+    let r = rxdp(&[Path::new("test-run"), &prog]).expect(1);
+    assert!(!r.stderr.contains("R2=pkt"), "{}", r.stderr);
+}
+
+#[test]
+fn privileged_accepts_a_read_of_uninitialised_stack() {
+    let tmp = TempDir::new("privileged");
+    let prog = tmp.file("stack.s", "r0 = *(u64 *)(r10 - 8)\nexit\n");
+    rxdp(&[Path::new("verify"), &prog])
+        .expect(1)
+        .stderr_has(&["invalid read from stack", "insn 0"]);
+    let r = rxdp(&[Path::new("verify"), &prog, Path::new("--privileged")]).expect(0);
+    assert!(
+        r.stdout.contains("accepted") && r.stdout.contains("stack depth 8"),
+        "{}",
+        r.stdout
+    );
+    rxdp(&[Path::new("test-run"), &prog]).expect(1);
+    rxdp(&[Path::new("test-run"), &prog, Path::new("--privileged")]).expect(0);
 }
 
 #[test]
@@ -460,6 +613,17 @@ fn bad_input_exits_2_with_a_clear_message() {
     usage_error(d, &["test-run", "missing.s"], &["missing.s", "cannot read"]);
     usage_error(d, &["test-run", "missing.bin"], &["missing.bin"]);
     usage_error(d, &["verify", "missing.s"], &["missing.s"]);
+    usage_error(
+        d,
+        &["verify", "drop.s", "--log-level", "3"],
+        &["--log-level"],
+    );
+    usage_error(
+        d,
+        &["test-run", "drop.s", "--log-level", "x"],
+        &["--log-level"],
+    );
+    usage_error(d, &["verify", "drop.s", "--prog", "p"], &["--prog"]);
     usage_error(d, &["disasm", "missing.bin"], &["missing.bin"]);
     usage_error(d, &["asm", "missing.s", "-o", "x.bin"], &["missing.s"]);
     usage_error(d, &["test-run", "drop.txt"], &["drop.txt", ".s", ".bin"]);

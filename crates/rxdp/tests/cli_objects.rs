@@ -194,3 +194,77 @@ fn malformed_objects_are_refused_with_status_2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An object whose program writes its context (rejected), with BTF line
+/// info naming the C line.
+fn bad_ctx_write() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../xdp/tests/data/bad_ctx_write.o")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn verify_reports_each_program_of_an_object_with_its_statistics() {
+    let o = rxdp(&["verify", &example("xdp_tailcall.o")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    for name in ["xdp_entry", "xdp_l3", "xdp_l4"] {
+        assert!(s.contains(&format!("{name}: accepted")), "{name}:\n{s}");
+    }
+    assert_eq!(s.matches("processed ").count(), 3, "{s}");
+    let o = rxdp(&["verify", &example("xdp_tailcall.o"), "--prog", "xdp_l4"]);
+    let s = stdout(&o);
+    assert!(
+        s.contains("xdp_l4: accepted") && !s.contains("xdp_l3"),
+        "{s}"
+    );
+    assert_eq!(s.matches("processed ").count(), 1, "{s}");
+}
+
+#[test]
+fn an_object_rejection_names_the_c_line_and_shows_the_state() {
+    let o = rxdp(&["verify", &bad_ctx_write()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    for want in [
+        "program 'write_ctx'",
+        "bad_ctx_write.c:9",
+        "insn 1",
+        "invalid bpf_context access off=16 size=4",
+        "R1=ctx()",
+        "processed ",
+    ] {
+        assert!(e.contains(want), "no {want:?}:\n{e}");
+    }
+    // test-run says the same with the C line; prog list lists the object,
+    // marks the program and exits 1.
+    let o = rxdp(&["test-run", &bad_ctx_write()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad_ctx_write.c:9"), "{}", stderr(&o));
+    let o = rxdp(&["prog", "list", &bad_ctx_write(), "--log-level", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("not loaded"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("R1=ctx()"), "{}", stderr(&o));
+}
+
+#[test]
+fn prog_list_shows_what_verifying_each_program_cost() {
+    let o = rxdp(&["prog", "list", &example("xdp_subprog_global.o"), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &v["programs"][0];
+    assert!(p["verified_insns"].as_u64().unwrap() > 0, "{p}");
+    // One stack depth per subprogram, the main program first.
+    assert_eq!(
+        p["stack_depth"].as_array().unwrap().len(),
+        p["subprogs"].as_array().unwrap().len() + 1,
+        "{p}"
+    );
+    let o = rxdp(&["prog", "list", &example("xdp_drop.o")]);
+    assert!(stdout(&o).contains("verified_insns "), "{}", stdout(&o));
+}

@@ -105,7 +105,10 @@ impl XdpProgram {
                 name: d.name.clone(),
                 source,
             })?;
-            table.push(&d.name, map, true);
+            // BPF_F_RDONLY_PROG: the program may read the map, not write
+            // it (what format strings of bpf_snprintf must live in).
+            let writable = d.flags & rxdp_maps::flags::BPF_F_RDONLY_PROG == 0;
+            table.push(&d.name, map, writable);
         }
         Self::load_with_maps(insns, Arc::new(table), Xdp::default(), opts)
     }

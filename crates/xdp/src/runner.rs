@@ -158,8 +158,16 @@ mod tests {
     use rxdp_isa::asm::assemble;
 
     fn load(src: &str) -> XdpProgram {
+        load_with(src, false)
+    }
+
+    fn load_with(src: &str, privileged: bool) -> XdpProgram {
         let a = assemble(src).unwrap();
-        XdpProgram::load(&a.insns, &a.maps).unwrap()
+        let opts = rxdp_verifier::Options {
+            privileged,
+            ..Default::default()
+        };
+        XdpProgram::load_with_options(&a.insns, &a.maps, &opts).unwrap()
     }
 
     /// Returns the byte at packet offset 23 (the IPv4 protocol of an
@@ -209,8 +217,9 @@ mod tests {
     fn fast_runs_of_format_helpers_see_the_map_values_they_were_granted() {
         // "%s" of a map value the program got from a lookup: the fast
         // engine follows the pointer only because the runner tracks the
-        // run's grants for programs that call `bpf_snprintf`.
-        let p = load(
+        // run's grants for programs that call `bpf_snprintf`. Passing the
+        // spilled pointer to a helper leaks it: privileged mode only.
+        let p = load_with(
             ".map v type=array key=4 value=8 entries=1
             .map fmt type=array key=4 value=8 entries=1 flags=0x80
             r1 = 0
@@ -223,6 +232,7 @@ mod tests {
             r1 = 0x6968
             *(u64 *)(r0 + 0) = r1
             *(u64 *)(r10 - 16) = r0
+            *(u64 *)(r10 - 32) = 0
             r1 = r10
             r1 += -32
             r2 = 8
@@ -234,6 +244,7 @@ mod tests {
             r0 = *(u16 *)(r10 - 32)
         out:
             exit",
+            true,
         );
         let fmt = &p.maps().get(1).unwrap().map;
         fmt.update_copy(&0u32.to_ne_bytes(), b"%s\0\0\0\0\0\0", 0)
