@@ -5,8 +5,8 @@
 use crate::ctx::Xdp;
 use crate::maps::MapTable;
 use rxdp_interp::{Interpreter, PrepareError};
+use rxdp_isa::Insn;
 use rxdp_isa::asm::MapDecl;
-use rxdp_isa::{CallKind, Insn};
 use rxdp_maps::ProgRef;
 use rxdp_maps::{MapDef, MapError};
 use rxdp_verifier::{Options, Stats, SubprogInfo, VerifiedProgram, VerifyError};
@@ -31,18 +31,6 @@ pub enum LoadError {
         name: String,
         /// Why.
         source: MapError,
-    },
-    /// It calls a helper rxdp does not implement for XDP.
-    #[error(
-        "insn {pc}: program calls helper {name} ({id}), which rxdp does not implement for XDP yet"
-    )]
-    UnknownHelper {
-        /// The calling instruction.
-        pc: usize,
-        /// The helper id.
-        id: i32,
-        /// The helper's kernel name, or `#id`.
-        name: String,
     },
     /// The object file marks it as using what rxdp cannot run (CO-RE
     /// relocations, kfuncs).
@@ -121,7 +109,6 @@ impl XdpProgram {
         xdp: Xdp,
         opts: &Options,
     ) -> Result<XdpProgram, LoadError> {
-        check_helpers(insns)?;
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
         let interp = Arc::new(Interpreter::new(&verified.insns)?);
         Ok(XdpProgram {
@@ -196,17 +183,4 @@ impl XdpProgram {
     pub(crate) fn interp(&self) -> &Interpreter {
         &self.interp
     }
-}
-
-fn check_helpers(insns: &[Insn]) -> Result<(), LoadError> {
-    for (pc, insn) in insns.iter().enumerate() {
-        if let Insn::Call(CallKind::Helper(id)) = *insn
-            && (id < 0 || !crate::helpers::is_supported(id as u32))
-        {
-            let name = rxdp_isa::helper_id::helper_name(id)
-                .map_or_else(|| format!("#{id}"), |n| n.to_string());
-            return Err(LoadError::UnknownHelper { pc, id, name });
-        }
-    }
-    Ok(())
 }
