@@ -293,7 +293,9 @@ pub const PROTOS: &[HelperProto] = &[
     p(
         hid::TRACE_PRINTK,
         "bpf_trace_printk",
-        [rd(false), Size { zero_ok: false }, Any, Any, Any],
+        // Variadic: the kernel checks only the format and its size; the
+        // helper reads r3..r5 as the format says, checking memory itself.
+        [rd(false), Size { zero_ok: false }, N, N, N],
         Integer,
     ),
     p(

@@ -112,7 +112,14 @@ pub fn run_rxdp_with(
     packet: &[u8],
     engine: Engine,
 ) -> Outcome {
-    let prog = XdpProgram::load(insns, maps).unwrap_or_else(|e| panic!("rxdp load: {e}"));
+    // The kernel loads the same program as root: rxdp must accept what
+    // root may load.
+    let opts = rxdp_verifier::Options {
+        privileged: true,
+        log_level: 0,
+    };
+    let prog = XdpProgram::load_with_options(insns, maps, &opts)
+        .unwrap_or_else(|e| panic!("rxdp load: {e}"));
     for (i, k, v) in setup {
         prog.maps()
             .get(*i)
