@@ -1,0 +1,1 @@
+//! The prog pack allocator (being written).
