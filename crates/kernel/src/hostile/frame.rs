@@ -2,7 +2,7 @@
 //! at which the program's checks flip), random bytes, and half the time
 //! a valid Ethernet/IPv4/UDP header at the front.
 
-use super::rng::Rng;
+use crate::progen::rng::Rng;
 
 /// The shortest frame XDP test runs accept (an Ethernet header).
 pub const MIN_FRAME: usize = 14;

@@ -33,7 +33,6 @@ mod frame;
 mod maps;
 mod memory;
 mod program;
-mod rng;
 
 pub use frame::{MAX_FRAME, MIN_FRAME, frame, frames};
 

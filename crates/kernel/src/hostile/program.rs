@@ -11,7 +11,7 @@
 
 use super::HostileConfig;
 use super::asm::{Asm, Label};
-use super::rng::Rng;
+use crate::progen::rng::Rng;
 use rxdp_isa::asm::MapDecl;
 use rxdp_isa::helper_id as hid;
 use rxdp_isa::{Cond, Insn, Operand, Reg, Size, Width};

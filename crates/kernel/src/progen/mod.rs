@@ -35,7 +35,7 @@
 
 mod census;
 mod func;
-mod rng;
+pub(crate) mod rng;
 mod state;
 
 pub use census::{Census, census};

@@ -39,17 +39,17 @@ impl Rng {
     }
 
     /// An index into `weights` chosen with probability proportional to
-    /// its weight (at least one weight must be non-zero).
+    /// its weight (0 when every weight is zero).
     pub(crate) fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-        let mut x = self.next_u64() % total;
+        let mut x = self.next_u64() % total.max(1);
         for (i, &w) in weights.iter().enumerate() {
             if x < u64::from(w) {
                 return i;
             }
             x -= u64::from(w);
         }
-        unreachable!("x < total")
+        0
     }
 
     /// An immediate drawn from values that find edge cases: small

@@ -332,14 +332,7 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        if base.var.smin < 0 {
-            return Err(VerifyError::at(
-                pc,
-                format!(
-                    "R{r} min value is negative, either use unsigned index or do a if (index >=0) check."
-                ),
-            ));
-        }
+        non_negative(pc, r, base)?;
         let start = base.off + off;
         if start < 0 || start + bytes(size) > base.range {
             return Err(VerifyError::at(
@@ -406,14 +399,7 @@ impl Verifier<'_> {
         region: &Region,
     ) -> Res<(i64, i64)> {
         let var = &base.var;
-        if var.smin < 0 {
-            return Err(VerifyError::at(
-                pc,
-                format!(
-                    "R{r} min value is negative, either use unsigned index or do a if (index >=0) check."
-                ),
-            ));
-        }
+        non_negative(pc, r, base)?;
         if var.umax >= MAX_VAR_OFF as u64 {
             return Err(VerifyError::at(
                 pc,
@@ -536,6 +522,20 @@ impl Verifier<'_> {
             }
         }
     }
+}
+
+/// A pointer's variable offset must not be negative: no bounds check
+/// covers memory below the object.
+fn non_negative(pc: usize, r: u8, base: &Reg) -> Res<()> {
+    if base.var.smin < 0 {
+        return Err(VerifyError::at(
+            pc,
+            format!(
+                "R{r} min value is negative, either use unsigned index or do a if (index >=0) check."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A sized region for [`Verifier::region_access`] messages.
