@@ -60,8 +60,8 @@ pub struct Stats {
     pub states: u64,
     /// The most states alive at once (`peak_states`).
     pub peak_states: u64,
-    /// The longest chain of pending branches (`max_states_per_insn` is the
-    /// kernel's figure for the same pressure).
+    /// The most states saved at one instruction
+    /// (`max_states_per_insn`).
     pub max_states_per_insn: u64,
     /// Wall time.
     pub time: Duration,

@@ -135,6 +135,8 @@ pub(crate) struct Verifier<'a> {
     pub(crate) log: String,
     pub(crate) stats: Stats,
     cur_states: u64,
+    /// Checkpoints alive per instruction.
+    states_at: Vec<u32>,
     /// Jumps processed, for the checkpoint heuristic.
     jmps_processed: u64,
     /// Instructions and jumps processed when the last checkpoint was
@@ -218,6 +220,7 @@ impl<'a> Verifier<'a> {
             stats: Stats::default(),
             cur_states: 0,
             jmps_processed: 0,
+            states_at: vec![0; insns.len()],
             last_checkpoint: (0, 0),
         }
     }
@@ -334,8 +337,6 @@ impl<'a> Verifier<'a> {
             pc,
             parent: self.parent.clone(),
         });
-        let depth = self.pending.len() as u64;
-        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(depth);
     }
 
     /// Records that the running path ended: its checkpoints lose a live

@@ -135,6 +135,9 @@ impl Verifier<'_> {
         self.parent = Some(node);
         self.stats.states += 1;
         self.cur_states += 1;
+        self.states_at[pc] += 1;
+        let here = u64::from(self.states_at[pc]);
+        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(here);
         self.stats.peak_states = self.stats.peak_states.max(self.cur_states);
         Ok(false)
     }
@@ -175,7 +178,9 @@ impl Verifier<'_> {
         let before = self.explored[pc].len();
         self.explored[pc]
             .retain(|e| e.branches.get() > 0 || e.misses.get() <= e.hits.get() * 3 + 3);
-        self.cur_states -= (before - self.explored[pc].len()) as u64;
+        let evicted = before - self.explored[pc].len();
+        self.cur_states -= evicted as u64;
+        self.states_at[pc] -= evicted as u32;
     }
 
     /// Whether checkpoint `old` covers `cur` at `pc`.

@@ -1,1 +1,0 @@
-//! The prog pack allocator (being written).
