@@ -1,7 +1,8 @@
 //! Running code out of packs: a real function called through the RX view,
 //! rel32 reach of rxdp's text, and text_poke on code another thread runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rxdp_jit::pack::{self, PACK_SIZE, PackAllocator, PackError, ProgMem, SyncCore, TRAP_FILL};
 use rxdp_rcu::Domain;
@@ -95,7 +96,8 @@ fn text_poke_patches_code_another_thread_keeps_running() {
     let prog = load(&a, &RETURN_42_ALIGNED);
     let imm = prog.exec_addr() + 4;
     let stop = AtomicBool::new(false);
-    let (forty_two, forty_three) = std::thread::scope(|s| {
+    let calls = AtomicU64::new(0);
+    let (forty_two, forty_three, pokes) = std::thread::scope(|s| {
         let runner = s.spawn(|| {
             let (mut n42, mut n43) = (0u64, 0u64);
             while !stop.load(Ordering::Relaxed) {
@@ -104,23 +106,42 @@ fn text_poke_patches_code_another_thread_keeps_running() {
                     43 => n43 += 1,
                     other => panic!("the patched function returned {other}"),
                 }
+                calls.fetch_add(1, Ordering::Relaxed);
             }
             (n42, n43)
         });
-        for i in 0..2000 {
-            let (old, new) = if i % 2 == 0 { (42, 43) } else { (43, 42) };
+        // Poke only while the runner runs, for a while.
+        while calls.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        let started = Instant::now();
+        let mut pokes = 0u64;
+        while pokes < 2000 || started.elapsed() < Duration::from_millis(300) {
+            let (old, new) = if pokes.is_multiple_of(2) {
+                (42, 43)
+            } else {
+                (43, 42)
+            };
             a.text_poke(imm, &[old, 0, 0, 0], &[new, 0, 0, 0]).unwrap();
             // Visible at once to this thread, too.
             assert_eq!(call(&prog), u32::from(new));
+            pokes += 1;
+        }
+        if !pokes.is_multiple_of(2) {
+            a.text_poke(imm, &[43, 0, 0, 0], &[42, 0, 0, 0]).unwrap();
         }
         stop.store(true, Ordering::Relaxed);
-        runner.join().unwrap()
+        let (n42, n43) = runner.join().unwrap();
+        (n42, n43, pokes)
     });
     eprintln!(
-        "runner saw 42 {forty_two} times and 43 {forty_three} times; sync mode {:?}",
+        "{pokes} pokes; the runner saw 42 {forty_two} times and 43 {forty_three} times; sync mode {:?}",
         pack::sync_core_mode()
     );
-    assert!(forty_two + forty_three > 0);
+    assert!(
+        forty_two > 0 && forty_three > 0,
+        "the runner saw both versions"
+    );
     assert_eq!(call(&prog), 42);
 }
 

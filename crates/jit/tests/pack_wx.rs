@@ -69,3 +69,14 @@ fn no_mapping_is_ever_writable_and_executable() {
     assert!(scans > 1);
     assert!(packs_seen, "the watcher never saw a pack's two views");
 }
+
+#[test]
+fn the_check_spots_a_writable_and_executable_line() {
+    let maps = "7f00-7f10 r-xs 00000000 00:01 5 /memfd:rxdp-prog-pack (deleted)\n\
+                7f20-7f30 rw-s 00000000 00:01 5 /memfd:rxdp-prog-pack (deleted)\n\
+                7f40-7f50 rwxp 00000000 00:00 0\n";
+    assert_eq!(
+        writable_and_executable(maps),
+        vec!["7f40-7f50 rwxp 00000000 00:00 0"]
+    );
+}
