@@ -211,8 +211,9 @@ fn create_memfd(hugetlb: bool) -> Result<OwnedFd, PackError> {
         } else {
             0
         };
-    // MFD_EXEC is refused (EINVAL) by kernels older than 6.3, which map
-    // memfds executable anyway.
+    // MFD_EXEC is refused by kernels older than 6.3 (EINVAL), which map
+    // memfds executable anyway, and under vm.memfd_noexec=2 (EACCES),
+    // whose no-exec seal forbids execve, not an executable mapping.
     for flags in [base | MFD_EXEC, base] {
         // SAFETY: NAME is a NUL-terminated string; the call has no other
         // memory effects.
@@ -223,7 +224,7 @@ fn create_memfd(hugetlb: bool) -> Result<OwnedFd, PackError> {
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
         }
         let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) {
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL | libc::EACCES)) {
             return Err(PackError::os("memfd_create", err));
         }
     }
@@ -307,4 +308,41 @@ fn advise_huge(addr: usize, len: usize) {
 /// Rounds `len` up to a multiple of `align` (a power of two).
 pub(super) fn round_up(len: usize, align: usize) -> usize {
     len.div_ceil(align) * align
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_covers_the_whole_text_and_the_whole_region() {
+        let text = 0x5000_0000_0000..0x5000_0100_0000;
+        let two_gib = 1u64 << 31;
+        // A region ending right below the text, as far down as reach allows.
+        assert!(within_reach(&text, text.end - (two_gib - 1), 4096));
+        assert!(!within_reach(&text, text.end - two_gib, 4096));
+        // Above: the region's end counts.
+        assert!(within_reach(&text, text.start + two_gib - 1 - 4096, 4096));
+        assert!(!within_reach(&text, text.start + two_gib - 4096, 4096));
+    }
+
+    #[test]
+    fn hints_are_aligned_in_reach_and_below_the_text_first() {
+        let text = 0x5555_0000_0000..0x5555_0200_0000;
+        let hints = hint_candidates(&text, HUGE_PAGE as u64);
+        assert!(hints.len() > 1000);
+        assert!(hints[0] < text.start);
+        for &h in &hints {
+            assert_eq!(h % HUGE_PAGE as u64, 0);
+            assert!(within_reach(&text, h, HUGE_PAGE as u64));
+            assert!(h + HUGE_PAGE as u64 <= text.start || h >= text.end);
+        }
+    }
+
+    #[test]
+    fn the_text_segment_holds_this_crate() {
+        let text = text_range();
+        assert!(text.contains(&(text_anchor as *const () as u64)));
+        assert!(text.end - text.start > 1, "found in /proc/self/maps");
+    }
 }
