@@ -21,6 +21,7 @@ pub mod ctx;
 pub mod error;
 pub mod fixup;
 pub mod liveness;
+pub mod precision;
 pub mod prog_type;
 pub mod proto;
 pub mod scalar;

@@ -23,6 +23,7 @@ use crate::ctx::CtxSite;
 use crate::error::VerifyError;
 use crate::fixup::{MapInfo, MapResolver};
 use crate::liveness::Liveness;
+use crate::precision::Precision;
 use crate::prog_type::ProgramType;
 use crate::state::{Reg, RegType, State, fmt_frame};
 use crate::{COMPLEXITY_LIMIT, Options, Stats};
@@ -115,6 +116,7 @@ pub(crate) struct Verifier<'a> {
     /// For map `i`, the index in `maps` of its inner-map template.
     inner_of: Vec<Option<u32>>,
     liveness: Liveness,
+    precision: Precision,
     prune_point: Vec<bool>,
     /// Finished checkpoints, by instruction.
     explored: Vec<Vec<Rc<Explored>>>,
@@ -197,6 +199,7 @@ impl<'a> Verifier<'a> {
     ) -> Verifier<'a> {
         let (maps, inner_of) = collect_maps(insns, resolver);
         let liveness = Liveness::compute(insns, structure, prog_type);
+        let precision = Precision::compute(insns, structure, prog_type);
         Verifier {
             insns,
             structure,
@@ -207,6 +210,7 @@ impl<'a> Verifier<'a> {
             inner_of,
             prune_point: prune::prune_points(insns),
             liveness,
+            precision,
             explored: vec![Vec::new(); insns.len()],
             in_progress: HashMap::new(),
             callback_nodes: Vec::new(),

@@ -19,6 +19,7 @@
 use super::{Res, Verifier};
 use crate::error::VerifyError;
 use crate::liveness::RegSet;
+use crate::precision::Need;
 use crate::scalar::Scalar;
 use crate::state::{ByteKind, Frame, Reg, RegType, Slot, State};
 use rxdp_isa::{CallKind, Insn};
@@ -194,16 +195,33 @@ impl Verifier<'_> {
         }
         let mut ids = IdMap::default();
         let n = cur.frames.len();
-        for i in 0..n {
-            // The running frame continues at `pc`; a caller resumes after
-            // the call that made the frame above it.
-            let live = if i + 1 == n {
-                self.liveness.live_in(pc)
-            } else {
-                let resume = cur.frames[i + 1].callsite + 1;
-                self.liveness.live_in(resume) & !0b11_1111
-            } | 1 << 10;
-            if !self.frame_covers(&old.frames[i], &cur.frames[i], live, &mut ids) {
+        // What each frame will still look at: the running frame from
+        // `pc`, a caller from where it resumes (and, under a callback,
+        // from the helper call too, which may run the callback again).
+        let needs: Vec<(RegSet, Need)> = (0..n)
+            .map(|i| {
+                if i + 1 == n {
+                    return (self.liveness.live_in(pc), self.precision.at(pc));
+                }
+                let above = &cur.frames[i + 1];
+                let resume = above.callsite + 1;
+                let mut live = self.liveness.live_in(resume) & !0b11_1111;
+                let mut need = self.precision.at(resume);
+                if above.callback.is_some() {
+                    live |= self.liveness.live_in(above.callsite);
+                    let again = self.precision.at(above.callsite);
+                    need.regs |= again.regs;
+                    need.slots |= again.slots;
+                    need.any_stack |= again.any_stack;
+                }
+                (live, need)
+            })
+            .collect();
+        let any_stack = needs.iter().any(|(_, need)| need.any_stack);
+        for (i, (live, mut need)) in needs.into_iter().enumerate() {
+            need.any_stack = any_stack;
+            let live = live | 1 << 10;
+            if !self.frame_covers(&old.frames[i], &cur.frames[i], live, &need, &mut ids) {
                 return Cover::No;
             }
         }
@@ -220,25 +238,36 @@ impl Verifier<'_> {
         Cover::Covers
     }
 
-    fn frame_covers(&self, old: &Frame, cur: &Frame, live: RegSet, ids: &mut IdMap) -> bool {
+    fn frame_covers(
+        &self,
+        old: &Frame,
+        cur: &Frame,
+        live: RegSet,
+        need: &Need,
+        ids: &mut IdMap,
+    ) -> bool {
         if old.callback != cur.callback {
             return false;
         }
         for r in 0..11 {
-            if live & (1 << r) != 0 && !self.reg_covers(&old.regs[r], &cur.regs[r], ids) {
+            if live & (1 << r) != 0
+                && !self.reg_covers(&old.regs[r], &cur.regs[r], need.reg(r), ids)
+            {
                 return false;
             }
         }
         let slots = old.stack.len().max(cur.stack.len());
-        (0..slots).all(|i| self.slot_covers(&old.slot(i), &cur.slot(i), ids))
+        (0..slots).all(|i| self.slot_covers(&old.slot(i), &cur.slot(i), need.slot(i), ids))
     }
 
-    /// The kernel's `regsafe`.
-    fn reg_covers(&self, old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
+    /// The kernel's `regsafe`. A scalar whose exact value nothing
+    /// downstream depends on (not `precise`) is covered by any scalar.
+    fn reg_covers(&self, old: &Reg, cur: &Reg, precise: bool, ids: &mut IdMap) -> bool {
         match (old.ty, cur.ty) {
             // The checkpoint's paths never read it.
             (RegType::NotInit, _) => true,
             (_, RegType::NotInit) => false,
+            (RegType::Scalar, RegType::Scalar) if !precise => true,
             (RegType::Scalar, RegType::Scalar) => {
                 old.var.subsumes(&cur.var) && (old.id == 0 || ids.check(old.id, cur.id))
             }
@@ -254,10 +283,16 @@ impl Verifier<'_> {
         }
     }
 
-    /// The kernel's `stacksafe`, slot by slot.
-    fn slot_covers(&self, old: &Slot, cur: &Slot, ids: &mut IdMap) -> bool {
+    /// The kernel's `stacksafe`, slot by slot. A slot whose exact
+    /// contents nothing downstream depends on (not `precise`) only has to
+    /// hold numbers where the checkpoint held numbers.
+    fn slot_covers(&self, old: &Slot, cur: &Slot, precise: bool, ids: &mut IdMap) -> bool {
+        let old_numbers = !old.has_spill() || old.spill.is_scalar();
+        if !precise && old_numbers {
+            return self.numbers_cover(old, cur);
+        }
         if old.has_spill() {
-            return old.bytes == cur.bytes && self.reg_covers(&old.spill, &cur.spill, ids);
+            return old.bytes == cur.bytes && self.reg_covers(&old.spill, &cur.spill, true, ids);
         }
         let cur_scalar_spill = cur.has_spill() && cur.spill.is_scalar();
         old.bytes.iter().zip(&cur.bytes).all(|(&o, &c)| match o {
@@ -281,6 +316,19 @@ fn state_hash(st: &State) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     st.hash(&mut h);
     h.finish()
+}
+
+impl Verifier<'_> {
+    /// Whether `cur` holds numbers (or, where reading is refused anyway,
+    /// anything) wherever a slot of numbers `old` can be read.
+    fn numbers_cover(&self, old: &Slot, cur: &Slot) -> bool {
+        let cur_numbers = !cur.has_spill() || cur.spill.is_scalar();
+        old.bytes.iter().zip(&cur.bytes).all(|(&o, &c)| match o {
+            ByteKind::Invalid if !self.opts.privileged => true,
+            _ if c == ByteKind::Invalid => o == ByteKind::Invalid,
+            _ => cur_numbers || c != ByteKind::Spill,
+        })
+    }
 }
 
 fn same_callsites(a: &State, b: &State) -> bool {
