@@ -186,7 +186,7 @@ fn alu_register_and_immediate_forms() {
                         size.bytes().min(4) as usize
                     };
                     // The accumulator forms drop the ModR/M byte.
-                    let modrm = !(dst == Reg::Rax && !short) as usize;
+                    let modrm = (dst != Reg::Rax || short) as usize;
                     let want = p66(size) + rex as usize + 1 + modrm + imm_len;
                     assert_eq!(bytes.len(), want, "{op:?} {size:?} {dst:?} {imm}");
                 }
