@@ -22,7 +22,7 @@ impl Asm {
         self.mem_r(true, size, &[op.rm_r_opcode(size)], mem, src);
     }
 
-    /// `lock xadd [mem], src`: src = old value, [mem] += src.
+    /// `lock xadd [mem], src`: src = old value, `[mem]` += src.
     pub fn lock_xadd(&mut self, size: Size, mem: Mem, src: Reg) {
         let op = if size == Size::B { 0xc0 } else { 0xc1 };
         self.mem_r(true, size, &[0x0f, op], mem, src);
@@ -34,8 +34,8 @@ impl Asm {
         self.mem_r(false, size, &[op], mem, reg);
     }
 
-    /// `lock cmpxchg [mem], src`: if [mem] == rax then [mem] = src, else
-    /// rax = [mem]; ZF says which.
+    /// `lock cmpxchg [mem], src`: if `[mem]` == rax then `[mem]` = src,
+    /// else rax = `[mem]`; ZF says which.
     pub fn lock_cmpxchg(&mut self, size: Size, mem: Mem, src: Reg) {
         let op = if size == Size::B { 0xb0 } else { 0xb1 };
         self.mem_r(true, size, &[0x0f, op], mem, src);
