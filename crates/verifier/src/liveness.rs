@@ -9,7 +9,6 @@
 //! propagated along the parentage chain; a backward data-flow pass over
 //! the graph gives the same answer for registers without that machinery.
 
-use crate::cfg::Structure;
 use crate::prog_type::ProgramType;
 use crate::proto::Arg;
 use rxdp_isa::{AtomicOp, CallKind, Insn, Operand, Reg};
@@ -33,7 +32,7 @@ pub struct Liveness {
 
 impl Liveness {
     /// Computes both for a structurally valid program.
-    pub fn compute(insns: &[Insn], structure: &Structure, prog_type: &dyn ProgramType) -> Liveness {
+    pub fn compute(insns: &[Insn], prog_type: &dyn ProgramType) -> Liveness {
         let uses: Vec<(RegSet, RegSet)> = insns.iter().map(|i| uses_defs(i, prog_type)).collect();
         let mut live_in = vec![0; insns.len()];
         // Iterate to a fixed point, walking backwards (few passes: loops
@@ -61,7 +60,7 @@ impl Liveness {
         }
         Liveness {
             live_in,
-            reachable: reachable(insns, structure),
+            reachable: reachable(insns),
         }
     }
 
@@ -144,10 +143,9 @@ fn uses_defs(insn: &Insn, prog_type: &dyn ProgramType) -> (RegSet, RegSet) {
 
 /// Which instructions a walk from the entry reaches, following jumps
 /// both ways and calls into their subprograms.
-fn reachable(insns: &[Insn], structure: &Structure) -> Vec<bool> {
+fn reachable(insns: &[Insn]) -> Vec<bool> {
     let mut seen = vec![false; insns.len()];
     let mut work = vec![0usize];
-    let _ = structure;
     while let Some(pc) = work.pop() {
         if pc >= insns.len() || seen[pc] {
             continue;
@@ -186,8 +184,8 @@ mod tests {
     fn a_register_overwritten_before_use_is_dead() {
         // 0: r2 = 1   1: r0 = 0   2: exit
         let insns = [mov(2, 1), mov(0, 0), Insn::Exit];
-        let s = check_structure(&insns).unwrap();
-        let l = Liveness::compute(&insns, &s, &RawMemory);
+        check_structure(&insns).unwrap();
+        let l = Liveness::compute(&insns, &RawMemory);
         assert_eq!(l.live_in(0), 0);
         assert_eq!(l.live_in(2), 1);
     }
@@ -203,8 +201,8 @@ mod tests {
             mov(0, 0),
             Insn::Exit,
         ];
-        let s = check_structure(&insns).unwrap();
-        let l = Liveness::compute(&insns, &s, &RawMemory);
+        check_structure(&insns).unwrap();
+        let l = Liveness::compute(&insns, &RawMemory);
         assert!(l.reachable(0) && l.reachable(2) && l.reachable(3));
         assert!(!l.reachable(1));
     }

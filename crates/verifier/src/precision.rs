@@ -24,7 +24,6 @@ use crate::liveness::{RegSet, successors};
 use crate::prog_type::ProgramType;
 use crate::proto::{Arg, HelperProto};
 use crate::state::Frame;
-use rxdp_isa::helper_id as hid;
 use rxdp_isa::{AluOp, AtomicOp, CallKind, Insn, Operand, Reg, Size};
 
 /// What must be exact on entry to an instruction.
@@ -288,7 +287,6 @@ fn helper_uses(n: &mut Need, proto: Option<&HelperProto>, any_entry: bool) {
     if p.callback.is_some() {
         n.any_stack |= any_entry;
     }
-    let _ = hid::TAIL_CALL;
 }
 
 #[cfg(test)]

@@ -128,8 +128,8 @@ impl Verifier<'_> {
             }
         });
         let callsite = callee.callsite;
-        if let Some(cb) = callee.callback {
-            return self.callback_exit(st, pc, callsite, cb, &r0);
+        if callee.callback.is_some() {
+            return self.callback_exit(st, pc, callsite, &r0);
         }
         let caller = st.cur_mut();
         caller.regs[0] = r0;
@@ -142,14 +142,7 @@ impl Verifier<'_> {
     /// A callback returned to the helper running it: the helper may run
     /// it again (explored from the call, which pruning makes converge)
     /// or return.
-    fn callback_exit(
-        &mut self,
-        st: &mut State,
-        pc: usize,
-        callsite: usize,
-        cb: Callback,
-        r0: &Reg,
-    ) -> Res<Flow> {
+    fn callback_exit(&mut self, st: &mut State, pc: usize, callsite: usize, r0: &Reg) -> Res<Flow> {
         if !r0.is_scalar() {
             return Err(VerifyError::at(
                 pc,
@@ -165,7 +158,6 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        let _ = cb;
         let mut again = st.clone();
         again.callback_iterations += 1;
         self.push_branch(again, callsite);
@@ -199,7 +191,7 @@ impl Verifier<'_> {
         };
         for (i, &arg) in proto.args.iter().enumerate() {
             if arg != Arg::None {
-                self.check_arg(st, pc, i as u8 + 1, arg, proto, &mut meta)?;
+                self.check_arg(st, pc, i as u8 + 1, arg, &mut meta)?;
             }
         }
         if let Some(m) = meta.map {
@@ -289,7 +281,6 @@ impl Verifier<'_> {
         pc: usize,
         r: u8,
         arg: Arg,
-        proto: &HelperProto,
         meta: &mut CallMeta,
     ) -> Res<()> {
         let reg = *self.read_reg(st, pc, r)?;
@@ -399,7 +390,6 @@ impl Verifier<'_> {
             Arg::SpinLock => meta.lock = Some(self.check_spin_lock_arg(pc, r, &reg)?),
             Arg::ConstStr => self.check_const_str(pc, r, &reg)?,
         }
-        let _ = proto;
         Ok(())
     }
 

@@ -198,7 +198,7 @@ impl<'a> Verifier<'a> {
         opts: &Options,
     ) -> Verifier<'a> {
         let (maps, inner_of) = collect_maps(insns, resolver);
-        let liveness = Liveness::compute(insns, structure, prog_type);
+        let liveness = Liveness::compute(insns, prog_type);
         let precision = Precision::compute(insns, structure, prog_type);
         Verifier {
             insns,
