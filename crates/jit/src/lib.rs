@@ -9,3 +9,5 @@
 
 pub mod pack;
 pub mod x86;
+/// The BPF to x86-64 backend: compiles verified programs onto [`x86`] into [`pack`] memory.
+pub mod x86_64;

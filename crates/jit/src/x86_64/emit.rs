@@ -1,0 +1,486 @@
+//! One emission pass: every BPF instruction onto the x86-64 encoder.
+//!
+//! The pass is deterministic: given the same [`JumpPlan`] it emits the
+//! same instruction sequence, which is what lets [`super::compile`] shrink
+//! jumps to rel8 by iterating passes to a fixed point.
+//!
+//! Semantics follow RFC 9669 with Linux's choices (those of
+//! `rxdp_interp`'s `alu.rs`): division by zero gives 0, modulo by zero
+//! leaves the dividend, `MIN / -1` is `MIN` and `MIN % -1` is 0, shift
+//! counts are masked to the width, and every 32-bit result is
+//! zero-extended (x86 does that itself for 32-bit destinations).
+
+use super::frame::Frame;
+use super::regs::{SCRATCH_A, SCRATCH_B, SCRATCH_C, x86};
+use super::{Reason, Unsupported};
+use crate::x86::{AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, Label, Mem, Reg, ShiftOp, Size};
+use rxdp_isa::{
+    AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg as BpfReg, Size as BpfSize,
+    Width,
+};
+use rxdp_verifier::VerifiedProgram;
+
+/// The operand size of a BPF width.
+fn op_size(width: Width) -> Size {
+    match width {
+        Width::W32 => Size::D,
+        Width::W64 => Size::Q,
+    }
+}
+
+/// The operand size of a BPF memory access.
+fn mem_size(size: BpfSize) -> Size {
+    match size {
+        BpfSize::B => Size::B,
+        BpfSize::H => Size::W,
+        BpfSize::W => Size::D,
+        BpfSize::DW => Size::Q,
+    }
+}
+
+/// The x86 condition that jumps when BPF's `cond` holds after
+/// `cmp dst, src` (or `test dst, src` for [`Cond::Set`]).
+fn jcc(cond: Cond) -> X86Cond {
+    match cond {
+        Cond::Eq => X86Cond::E,
+        Cond::Ne | Cond::Set => X86Cond::Ne,
+        Cond::Gt => X86Cond::A,
+        Cond::Ge => X86Cond::Ae,
+        Cond::Lt => X86Cond::B,
+        Cond::Le => X86Cond::Be,
+        Cond::Sgt => X86Cond::G,
+        Cond::Sge => X86Cond::Ge,
+        Cond::Slt => X86Cond::L,
+        Cond::Sle => X86Cond::Le,
+    }
+}
+
+/// The registers r6..r9 that `insn` writes, bit `i` for `ri`: a check on
+/// the verifier's `callee_saved`, since a register the prologue does not
+/// save but the body writes would corrupt the caller.
+fn written_callee_saved(insn: &Insn) -> u16 {
+    let dst = match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::MovSx { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::End { dst, .. }
+        | Insn::Ldx { dst, .. }
+        | Insn::LdImm64 { dst, .. } => Some(dst),
+        Insn::Atomic { op, fetch, src, .. } if fetch || op == AtomicOp::Xchg => Some(src),
+        _ => None,
+    };
+    match dst {
+        Some(r) if (6..=9).contains(&r.num()) => 1 << r.num(),
+        _ => 0,
+    }
+}
+
+/// The state of one emission pass.
+pub(super) struct Emitter<'p> {
+    prog: &'p VerifiedProgram,
+    pub(super) asm: Asm,
+    /// One label per instruction slot: where its code starts.
+    slot: Vec<Label>,
+    /// Each subprogram's entry (before its prologue).
+    entry: Vec<Label>,
+}
+
+impl<'p> Emitter<'p> {
+    /// A pass over `prog` whose relaxed jumps take their sizes from `plan`.
+    pub(super) fn new(prog: &'p VerifiedProgram, plan: JumpPlan) -> Emitter<'p> {
+        let mut asm = Asm::with_plan(plan);
+        let slot = (0..prog.insns.len()).map(|_| asm.new_label()).collect();
+        let entry = (0..prog.structure.subprogs.len())
+            .map(|_| asm.new_label())
+            .collect();
+        Emitter {
+            prog,
+            asm,
+            slot,
+            entry,
+        }
+    }
+
+    /// Emits every subprogram, main first.
+    pub(super) fn emit(&mut self) -> Result<(), Unsupported> {
+        for (i, sub) in self.prog.structure.subprogs.iter().enumerate() {
+            let info = self.prog.subprogs.get(i).copied().unwrap_or_default();
+            let insns = &self.prog.insns[sub.start..sub.end];
+            let written = insns
+                .iter()
+                .fold(0, |m, insn| m | written_callee_saved(insn));
+            let frame = Frame::new(info.stack_depth, info.callee_saved | written);
+            let exit = self.asm.new_label();
+            self.asm.bind(self.entry[i]);
+            frame.prologue(&mut self.asm);
+            for pc in sub.start..sub.end {
+                self.asm.bind(self.slot[pc]);
+                let last = pc + 1 == sub.end;
+                self.insn(pc, exit, last)?;
+            }
+            self.asm.bind(exit);
+            frame.epilogue(&mut self.asm);
+        }
+        Ok(())
+    }
+
+    fn unsupported(pc: usize, reason: Reason) -> Result<(), Unsupported> {
+        Err(Unsupported {
+            pc: Some(pc),
+            reason,
+        })
+    }
+
+    /// The label of slot `target` (the verifier proved it in range).
+    fn target(&self, pc: usize, target: i64) -> Result<Label, Unsupported> {
+        usize::try_from(target)
+            .ok()
+            .and_then(|t| self.slot.get(t).copied())
+            .ok_or(Unsupported {
+                pc: Some(pc),
+                reason: Reason::BadTarget(target),
+            })
+    }
+
+    fn insn(&mut self, pc: usize, exit: Label, last: bool) -> Result<(), Unsupported> {
+        let insn = self.prog.insns[pc];
+        match insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width, op, x86(dst), src),
+            Insn::MovSx {
+                width,
+                dst,
+                src,
+                from,
+            } => self
+                .asm
+                .movsx(op_size(width), mem_size(from), x86(dst), x86(src)),
+            Insn::Neg { width, dst } => self.asm.neg(op_size(width), x86(dst)),
+            Insn::End { kind, dst, bits } => self.end(kind, x86(dst), bits),
+            Insn::Ja { .. } => {
+                let t = self.target(pc, insn.jump_target(pc).unwrap_or(-1))?;
+                self.asm.jmp_relaxed(t);
+            }
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => {
+                let t = self.target(pc, insn.jump_target(pc).unwrap_or(-1))?;
+                self.compare(width, cond, x86(dst), src);
+                self.asm.jcc_relaxed(jcc(cond), t);
+            }
+            Insn::Call(CallKind::Local(_)) => {
+                let target = insn.call_target(pc).unwrap_or(-1);
+                let callee = usize::try_from(target)
+                    .ok()
+                    .and_then(|t| self.prog.structure.subprog_at(t));
+                match callee {
+                    Some(c) => self.asm.call(self.entry[c]),
+                    None => return Self::unsupported(pc, Reason::BadTarget(target)),
+                }
+            }
+            Insn::Call(CallKind::Helper(id)) => {
+                let reason = if id == 12 {
+                    Reason::TailCall
+                } else {
+                    Reason::HelperCall(id)
+                };
+                return Self::unsupported(pc, reason);
+            }
+            Insn::Call(CallKind::Kfunc(id)) => return Self::unsupported(pc, Reason::Kfunc(id)),
+            Insn::Callx { .. } => return Self::unsupported(pc, Reason::Callx),
+            Insn::Exit => {
+                // The last slot falls through into the epilogue.
+                if !last {
+                    self.asm.jmp_relaxed(exit);
+                }
+            }
+            Insn::Ldx {
+                size,
+                signed,
+                dst,
+                src,
+                off,
+            } => {
+                let mem = Mem::new(x86(src), off.into());
+                if signed {
+                    self.asm.load_sx(mem_size(size), x86(dst), mem);
+                } else {
+                    self.asm.load(mem_size(size), x86(dst), mem);
+                }
+            }
+            Insn::Stx {
+                size,
+                dst,
+                src,
+                off,
+            } => self
+                .asm
+                .store(mem_size(size), Mem::new(x86(dst), off.into()), x86(src)),
+            Insn::St {
+                size,
+                dst,
+                off,
+                imm,
+            } => {
+                // The store keeps the immediate's low bytes.
+                let imm = match size {
+                    BpfSize::B => imm as i8 as i32,
+                    BpfSize::H => imm as i16 as i32,
+                    BpfSize::W | BpfSize::DW => imm,
+                };
+                self.asm
+                    .store_imm(mem_size(size), Mem::new(x86(dst), off.into()), imm);
+            }
+            Insn::Atomic {
+                size,
+                op,
+                fetch,
+                dst,
+                src,
+                off,
+            } => self.atomic(mem_size(size), op, fetch, dst, src, off.into()),
+            Insn::LdImm64 { dst, pseudo, imm } => match pseudo {
+                Pseudo::Imm64 => self.asm.mov_imm64(x86(dst), imm),
+                other => return Self::unsupported(pc, Reason::PseudoLddw(other)),
+            },
+            Insn::LdImm64Hi => {}
+            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+                return Self::unsupported(pc, Reason::LegacyPacketLoad);
+            }
+        }
+        Ok(())
+    }
+
+    /// `cmp dst, src` or, for [`Cond::Set`], `test dst, src`.
+    fn compare(&mut self, width: Width, cond: Cond, dst: Reg, src: Operand) {
+        let size = op_size(width);
+        match (cond, src) {
+            (Cond::Set, Operand::Reg(s)) => self.asm.test_rr(size, dst, x86(s)),
+            (Cond::Set, Operand::Imm(i)) => self.asm.test_ri(size, dst, i),
+            (_, Operand::Reg(s)) => self.asm.alu_rr(X86Alu::Cmp, size, dst, x86(s)),
+            (_, Operand::Imm(i)) => self.asm.alu_ri(X86Alu::Cmp, size, dst, i),
+        }
+    }
+
+    fn alu(&mut self, width: Width, op: AluOp, dst: Reg, src: Operand) {
+        let size = op_size(width);
+        let simple = match op {
+            AluOp::Add => Some(X86Alu::Add),
+            AluOp::Sub => Some(X86Alu::Sub),
+            AluOp::Or => Some(X86Alu::Or),
+            AluOp::And => Some(X86Alu::And),
+            AluOp::Xor => Some(X86Alu::Xor),
+            _ => None,
+        };
+        if let Some(x) = simple {
+            match src {
+                Operand::Reg(s) => self.asm.alu_rr(x, size, dst, x86(s)),
+                Operand::Imm(i) => self.asm.alu_ri(x, size, dst, i),
+            }
+            return;
+        }
+        match op {
+            AluOp::Mov => match (src, width) {
+                (Operand::Reg(s), _) => self.asm.mov_rr(size, dst, x86(s)),
+                (Operand::Imm(i), Width::W32) => self.asm.mov_r32_imm(dst, i as u32),
+                (Operand::Imm(i), Width::W64) => self.asm.mov_imm64(dst, i as i64 as u64),
+            },
+            AluOp::Mul => match src {
+                Operand::Reg(s) => self.asm.imul_rr(size, dst, x86(s)),
+                Operand::Imm(i) => self.asm.imul_rri(size, dst, dst, i),
+            },
+            AluOp::Lsh => self.shift(ShiftOp::Shl, size, dst, src),
+            AluOp::Rsh => self.shift(ShiftOp::Shr, size, dst, src),
+            AluOp::Arsh => self.shift(ShiftOp::Sar, size, dst, src),
+            AluOp::Div | AluOp::Mod | AluOp::Sdiv | AluOp::Smod => self.div(op, size, dst, src),
+            AluOp::Add | AluOp::Sub | AluOp::Or | AluOp::And | AluOp::Xor => {}
+        }
+    }
+
+    /// Shifts. By an immediate: the count masked to the width. By a
+    /// register: x86 takes the count in cl, and rcx is r4, so r4 is saved
+    /// in a scratch register around the shift unless it is the count or
+    /// the destination.
+    fn shift(&mut self, op: ShiftOp, size: Size, dst: Reg, src: Operand) {
+        let s = match src {
+            Operand::Imm(i) => {
+                let count = (i as u32 & (size.bits() - 1)) as u8;
+                if count == 0 {
+                    // A 32-bit shift by 0 must still zero-extend.
+                    if size == Size::D {
+                        self.asm.mov_rr(Size::D, dst, dst);
+                    }
+                } else {
+                    self.asm.shift_ri(op, size, dst, count);
+                }
+                return;
+            }
+            Operand::Reg(s) => x86(s),
+        };
+        if s == Reg::Rcx {
+            self.asm.shift_cl(op, size, dst);
+        } else if dst == Reg::Rcx {
+            // Shift a copy of r4, then put the result into r4.
+            self.asm.mov_rr(Size::Q, SCRATCH_C, Reg::Rcx);
+            self.asm.mov_rr(Size::Q, Reg::Rcx, s);
+            self.asm.shift_cl(op, size, SCRATCH_C);
+            self.asm.mov_rr(Size::Q, Reg::Rcx, SCRATCH_C);
+        } else {
+            self.asm.mov_rr(Size::Q, SCRATCH_C, Reg::Rcx);
+            self.asm.mov_rr(Size::Q, Reg::Rcx, s);
+            self.asm.shift_cl(op, size, dst);
+            self.asm.mov_rr(Size::Q, Reg::Rcx, SCRATCH_C);
+        }
+    }
+
+    /// Division and modulo. x86 divides rdx:rax, and those are r0 and r3,
+    /// so both are parked in scratch registers; the divisor goes to a
+    /// third. A zero divisor and the signed `MIN / -1` (which faults on
+    /// x86) take their own paths:
+    ///
+    /// ```text
+    ///   mov r9, rax; mov r10, rdx; mov r11, divisor; mov rax, dst
+    ///   test r11, r11; jz zero
+    ///   [signed: cmp r11, -1; jne do; neg rax / xor r11d, r11d; jmp done]
+    /// do: xor edx, edx | cdq | cqo; div | idiv r11; mov r11, rax | rdx; jmp done
+    /// zero: xor r11d, r11d | mov r11, rax
+    /// done: mov rax, r9; mov rdx, r10; mov dst, r11
+    /// ```
+    fn div(&mut self, op: AluOp, size: Size, dst: Reg, src: Operand) {
+        let signed = matches!(op, AluOp::Sdiv | AluOp::Smod);
+        let modulo = matches!(op, AluOp::Mod | AluOp::Smod);
+        let (zero, done) = (self.asm.new_label(), self.asm.new_label());
+        let a = &mut self.asm;
+        a.mov_rr(Size::Q, SCRATCH_A, Reg::Rax);
+        a.mov_rr(Size::Q, SCRATCH_B, Reg::Rdx);
+        match src {
+            Operand::Reg(s) => a.mov_rr(Size::Q, SCRATCH_C, x86(s)),
+            Operand::Imm(i) => a.mov_imm64(SCRATCH_C, i as i64 as u64),
+        }
+        a.mov_rr(Size::Q, Reg::Rax, dst);
+        a.test_rr(size, SCRATCH_C, SCRATCH_C);
+        a.jcc_relaxed(X86Cond::E, zero);
+        let divide = a.new_label();
+        if signed {
+            a.alu_ri(X86Alu::Cmp, size, SCRATCH_C, -1);
+            a.jcc_relaxed(X86Cond::Ne, divide);
+            if modulo {
+                a.alu_rr(X86Alu::Xor, Size::D, SCRATCH_C, SCRATCH_C);
+            } else {
+                // x / -1 = -x, and -MIN wraps to MIN as BPF wants.
+                a.neg(size, Reg::Rax);
+                a.mov_rr(size, SCRATCH_C, Reg::Rax);
+            }
+            a.jmp_relaxed(done);
+        }
+        a.bind(divide);
+        if signed {
+            if size == Size::Q {
+                a.cqo()
+            } else {
+                a.cdq()
+            }
+            a.idiv(size, SCRATCH_C);
+        } else {
+            a.alu_rr(X86Alu::Xor, Size::D, Reg::Rdx, Reg::Rdx);
+            a.div(size, SCRATCH_C);
+        }
+        let result = if modulo { Reg::Rdx } else { Reg::Rax };
+        a.mov_rr(size, SCRATCH_C, result);
+        a.jmp_relaxed(done);
+        a.bind(zero);
+        if modulo {
+            // x % 0 = x (the low half, zero-extended, at 32 bits).
+            a.mov_rr(size, SCRATCH_C, Reg::Rax);
+        } else {
+            a.alu_rr(X86Alu::Xor, Size::D, SCRATCH_C, SCRATCH_C);
+        }
+        a.bind(done);
+        a.mov_rr(Size::Q, Reg::Rax, SCRATCH_A);
+        a.mov_rr(Size::Q, Reg::Rdx, SCRATCH_B);
+        a.mov_rr(Size::Q, dst, SCRATCH_C);
+    }
+
+    /// Byte-order conversions on a little-endian host: `le` truncates,
+    /// `be` and `bswap` swap (and truncate).
+    fn end(&mut self, kind: Endian, dst: Reg, bits: u8) {
+        let a = &mut self.asm;
+        match (kind, bits) {
+            (Endian::Le, 16) => a.movzx(Size::W, dst, dst),
+            (Endian::Le, 32) => a.mov_rr(Size::D, dst, dst),
+            (Endian::Le, _) => {}
+            (_, 16) => {
+                a.shift_ri(ShiftOp::Rol, Size::W, dst, 8);
+                a.movzx(Size::W, dst, dst);
+            }
+            (_, 32) => a.bswap(Size::D, dst),
+            (_, _) => a.bswap(Size::Q, dst),
+        }
+    }
+
+    /// Atomic read-modify-writes on `[dst + off]`.
+    fn atomic(
+        &mut self,
+        size: Size,
+        op: AtomicOp,
+        fetch: bool,
+        dst: BpfReg,
+        src: BpfReg,
+        off: i32,
+    ) {
+        let (base, val) = (x86(dst), x86(src));
+        let mem = Mem::new(base, off);
+        let a = &mut self.asm;
+        let alu = match op {
+            AtomicOp::Add => X86Alu::Add,
+            AtomicOp::Or => X86Alu::Or,
+            AtomicOp::And => X86Alu::And,
+            AtomicOp::Xor => X86Alu::Xor,
+            AtomicOp::Xchg => return a.xchg(size, mem, val),
+            AtomicOp::Cmpxchg => {
+                a.lock_cmpxchg(size, mem, val);
+                if size == Size::D {
+                    // On success cmpxchg leaves eax unwritten; BPF wants
+                    // r0 = the old value, zero-extended.
+                    a.mov_rr(Size::D, Reg::Rax, Reg::Rax);
+                }
+                return;
+            }
+        };
+        match (fetch, op) {
+            (false, _) => a.lock_alu(alu, size, mem, val),
+            (true, AtomicOp::Add) => a.lock_xadd(size, mem, val),
+            (true, _) => Self::fetch_loop(a, alu, size, base, val, off),
+        }
+    }
+
+    /// A fetching or/and/xor: a cmpxchg loop, which needs rax. r0 is
+    /// parked in a scratch register, and the base and operand, when they
+    /// are r0, are read from there.
+    fn fetch_loop(a: &mut Asm, alu: X86Alu, size: Size, base: Reg, val: Reg, off: i32) {
+        let saved = SCRATCH_B;
+        let park = |r: Reg| if r == Reg::Rax { saved } else { r };
+        let mem = Mem::new(park(base), off);
+        a.mov_rr(Size::Q, saved, Reg::Rax);
+        let again = a.new_label();
+        a.bind(again);
+        a.load(size, Reg::Rax, mem);
+        a.mov_rr(Size::Q, SCRATCH_C, Reg::Rax);
+        a.alu_rr(alu, size, SCRATCH_C, park(val));
+        a.lock_cmpxchg(size, mem, SCRATCH_C);
+        a.jcc_relaxed(X86Cond::Ne, again);
+        // rax holds the old value; the operand register receives it, then
+        // r0 comes back (unless r0 is the operand).
+        a.mov_rr(Size::Q, SCRATCH_C, Reg::Rax);
+        a.mov_rr(Size::Q, Reg::Rax, saved);
+        a.mov_rr(size, val, SCRATCH_C);
+    }
+}

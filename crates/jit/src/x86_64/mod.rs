@@ -1,0 +1,160 @@
+//! The BPF to x86-64 backend: compiles a [`VerifiedProgram`] into a
+//! [`JitImage`] in prog pack memory.
+//!
+//! - [`regs`](self): the kernel's register mapping (r0 rax, r1 rdi, r2 rsi,
+//!   r3 rdx, r4 rcx, r5 r8, r6 rbx, r7 r13, r8 r14, r9 r15, r10 rbp; r9,
+//!   r10 and r11 of x86 as scratch).
+//! - [`frame`](self): each subprogram's prologue and epilogue, saving only
+//!   the callee-saved registers it writes.
+//! - [`emit`](self): one pass over the instructions.
+//!
+//! Jumps are shrunk to rel8 where they fit by re-emitting with the
+//! encoder's [`JumpPlan`] until it stops changing. What this first cut
+//! cannot compile (helper calls, tail calls, `callx`, kfuncs, legacy packet
+//! loads, `lddw` of a subprogram or BTF id) is reported as [`Unsupported`]
+//! so that the caller falls back to the interpreter.
+
+mod emit;
+mod frame;
+mod regs;
+
+use crate::pack::{PackAllocator, ProgMem};
+use crate::x86::{Asm, JumpPlan, X86Error};
+use rxdp_isa::Pseudo;
+use rxdp_verifier::VerifiedProgram;
+use thiserror::Error;
+
+/// How many emission passes jump shrinking may take before the compiler
+/// settles for the last plan that is known to fit.
+const MAX_PASSES: usize = 16;
+
+/// Why a program was not compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Reason {
+    /// A helper call (by id): not compiled yet.
+    #[error("helper call {0} is not compiled yet")]
+    HelperCall(i32),
+    /// `bpf_tail_call`: not compiled yet.
+    #[error("bpf_tail_call is not compiled yet")]
+    TailCall,
+    /// A kfunc call (by BTF id): no rxdp engine runs them.
+    #[error("kfunc call {0} is not supported")]
+    Kfunc(i32),
+    /// `callx`: not compiled yet.
+    #[error("callx is not compiled yet")]
+    Callx,
+    /// `ld_abs` / `ld_ind`: not compiled yet.
+    #[error("legacy packet load (ld_abs/ld_ind) is not compiled yet")]
+    LegacyPacketLoad,
+    /// A `lddw` whose pseudo form the fixup layer left in place.
+    #[error("lddw of {0:?} is not compiled yet")]
+    PseudoLddw(Pseudo),
+    /// A jump or call target outside the program (the verifier rules it
+    /// out; kept as a value rather than a panic).
+    #[error("jump or call target {0} is not an instruction")]
+    BadTarget(i64),
+    /// The encoder refused an instruction (a bug in the emitter).
+    #[error("encoder: {0}")]
+    Encoder(X86Error),
+    /// No executable memory.
+    #[error("executable memory: {0}")]
+    Memory(String),
+}
+
+/// The first thing the backend cannot compile, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}{reason}", match pc { Some(pc) => format!("insn {pc}: "), None => String::new() })]
+pub struct Unsupported {
+    /// The instruction at fault, when one is.
+    pub pc: Option<usize>,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl Unsupported {
+    fn whole(reason: Reason) -> Unsupported {
+        Unsupported { pc: None, reason }
+    }
+}
+
+/// A compiled program: its machine code in prog pack memory.
+#[derive(Debug)]
+pub struct JitImage {
+    mem: ProgMem,
+    code: Vec<u8>,
+}
+
+impl JitImage {
+    /// Runs the program on the context `ctx` and returns `r0`.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must point to a valid native context of the program type the
+    /// program was verified for (for XDP an `rxdp_xdp::XdpContext`) whose
+    /// frame, and any other memory the verifier assumed, the program may
+    /// access as verified, for the whole run.
+    pub unsafe fn run(&self, ctx: *mut u8) -> u64 {
+        // SAFETY: the image is a complete System V function taking the
+        // context in rdi and returning r0 in rax (see `frame`), mapped
+        // read+execute while `self` lives.
+        let f: extern "sysv64" fn(*mut u8) -> u64 =
+            unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
+        f(ctx)
+    }
+
+    /// Bytes of machine code.
+    pub fn code_size(&self) -> usize {
+        self.code.len()
+    }
+
+    /// The machine code, as it runs at [`JitImage::exec_addr`].
+    pub fn bytes(&self) -> &[u8] {
+        &self.code
+    }
+
+    /// The address the code runs at.
+    pub fn exec_addr(&self) -> u64 {
+        self.mem.exec_addr()
+    }
+}
+
+/// Compiles `prog` to x86-64 machine code in the global prog pack
+/// allocator, or says what it cannot compile.
+pub fn compile(prog: &VerifiedProgram) -> Result<JitImage, Unsupported> {
+    let asm = layout(prog)?;
+    let mut mem = PackAllocator::global()
+        .alloc(asm.len())
+        .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
+    let code = asm
+        .finish(mem.exec_addr())
+        .map_err(|e| Unsupported::whole(Reason::Encoder(e)))?;
+    mem.copy_in(&code)
+        .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
+    Ok(JitImage { mem, code })
+}
+
+/// Emits `prog` until the jump plan reaches a fixed point (each pass
+/// shrinks the jumps whose rel8 form reaches in the previous layout). The
+/// all-near layout of the first pass always fits, so that is the fallback
+/// should the plans not settle.
+fn layout(prog: &VerifiedProgram) -> Result<Asm, Unsupported> {
+    let encoder = |e| Unsupported::whole(Reason::Encoder(e));
+    let pass = |plan: JumpPlan| -> Result<Asm, Unsupported> {
+        let mut e = emit::Emitter::new(prog, plan);
+        e.emit()?;
+        match e.asm.error() {
+            Some(err) => Err(encoder(err.clone())),
+            None => Ok(e.asm),
+        }
+    };
+    let mut plan = JumpPlan::default();
+    for _ in 0..MAX_PASSES {
+        let asm = pass(plan.clone())?;
+        let next = asm.relax().map_err(encoder)?;
+        if next == plan {
+            return Ok(asm);
+        }
+        plan = next;
+    }
+    pass(JumpPlan::default())
+}
