@@ -37,6 +37,18 @@ impl Run {
         self
     }
 
+    /// Asserts that stdout holds every one of `parts`.
+    fn stdout_has(self, parts: &[&str]) -> Run {
+        for p in parts {
+            assert!(
+                self.stdout.contains(p),
+                "stdout lacks {p:?}:\n{}",
+                self.stdout
+            );
+        }
+        self
+    }
+
     /// The one JSON object `test-run --json` prints.
     fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
@@ -317,6 +329,63 @@ fn interp_engine_is_the_default_and_agrees_with_checked() {
             path.display()
         );
     }
+}
+
+#[test]
+fn jit_engine_agrees_with_interp_and_runs_native_code() {
+    for name in ["xdp_drop.s", "parse_udp.s"] {
+        let path = example(name);
+        let p = path.to_str().unwrap();
+        let interp = rxdp(&["test-run", p, "--json", "--engine", "interp"]).expect(0);
+        let jit = rxdp(&["test-run", p, "--json", "--engine", "jit"]).expect(0);
+        assert!(!jit.stderr.contains("jit:"), "{name}: {}", jit.stderr);
+        assert_eq!(outcome(&jit.json()), outcome(&interp.json()), "{name}");
+        let text = rxdp(&["test-run", p, "--engine", "jit"]).expect(0);
+        assert!(text.stdout.contains("jit engine"), "{}", text.stdout);
+    }
+}
+
+#[test]
+fn jit_engine_falls_back_to_the_interpreter_on_a_helper_call() {
+    let tmp = TempDir::new("jit-fallback");
+    let prog = tmp.file(
+        "cpu.s",
+        "r0 = 2\ncall bpf_get_smp_processor_id\nr0 += 2\nexit\n",
+    );
+    let p = prog.to_str().unwrap();
+    let jit = rxdp(&["test-run", p, "--engine", "jit"])
+        .expect(0)
+        .stderr_has(&[
+            "jit: insn 1 calls helper bpf_get_smp_processor_id#8",
+            "interpreter",
+        ]);
+    assert!(jit.stdout.contains("XDP_PASS (retval 2)"), "{}", jit.stdout);
+    assert!(jit.stdout.contains("interp engine"), "{}", jit.stdout);
+    let interp = rxdp(&["test-run", p, "--engine", "interp"]).expect(0);
+    assert!(!interp.stderr.contains("jit:"), "{}", interp.stderr);
+}
+
+#[test]
+fn prog_list_shows_native_code_size_or_why_there_is_none() {
+    let c = examples_dir().join("c");
+    let drop = c.join("xdp_drop.o");
+    let count = c.join("xdp_count.o");
+    let (drop, count) = (drop.to_str().unwrap(), count.to_str().unwrap());
+    rxdp(&["prog", "list", drop])
+        .expect(0)
+        .stdout_has(&["native code ", " B"]);
+    rxdp(&["prog", "list", count])
+        .expect(0)
+        .stdout_has(&["not jited: insn ", "bpf_map_lookup_elem#1"]);
+    let v = rxdp(&["prog", "list", drop, "--json"]).expect(0).json();
+    let size = v["programs"][0]["native_size"]
+        .as_u64()
+        .expect("a native size");
+    assert!(size > 0, "{v}");
+    let v = rxdp(&["prog", "list", count, "--json"]).expect(0).json();
+    let why = v["programs"][0]["not_jited"].as_str().expect("a reason");
+    assert!(why.contains("helper"), "{why}");
+    assert!(v["programs"][0].get("native_size").is_none(), "{v}");
 }
 
 #[test]
@@ -698,7 +767,11 @@ fn bad_input_exits_2_with_a_clear_message() {
         &["test-run", "drop.s", "--repeat", "many"],
         &["--repeat"],
     );
-    usage_error(d, &["test-run", "drop.s", "--engine", "jit"], &["--engine"]);
+    usage_error(
+        d,
+        &["test-run", "drop.s", "--engine", "turbo"],
+        &["--engine"],
+    );
     usage_error(
         d,
         &["asm", "drop.s", "-o", "no/such/dir/x.bin"],

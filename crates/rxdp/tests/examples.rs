@@ -33,6 +33,8 @@ fn engines_agree_with_each_other_and_the_kernel() {
             let checked = run_rxdp(&asm.insns, &asm.maps, &pkt, Engine::Checked);
             let fast = run_rxdp(&asm.insns, &asm.maps, &pkt, Engine::Interp);
             assert_eq!(fast, checked, "{name} on {pkt_name}: interp vs checked");
+            let jit = run_rxdp(&asm.insns, &asm.maps, &pkt, Engine::Jit);
+            assert_eq!(jit, checked, "{name} on {pkt_name}: jit vs checked");
             if kernel {
                 let k = run_kernel(&asm.insns, &asm.maps, &pkt)
                     .unwrap_or_else(|e| panic!("{name}: kernel: {e}"));

@@ -7,6 +7,7 @@ use crate::maps::MapTable;
 use rxdp_interp::{Interpreter, PrepareError};
 use rxdp_isa::Insn;
 use rxdp_isa::asm::MapDecl;
+use rxdp_jit::x86_64::{JitImage, Reason, Unsupported};
 use rxdp_maps::ProgRef;
 use rxdp_maps::{MapDef, MapError};
 use rxdp_verifier::{Options, Stats, SubprogInfo, VerifiedProgram, VerifyError};
@@ -63,6 +64,9 @@ pub struct XdpProgram {
     verified: VerifiedProgram,
     maps: Arc<MapTable>,
     interp: Arc<Interpreter>,
+    /// The native code, compiled at load, or what the JIT could not
+    /// compile (the JIT engine then runs the fast interpreter).
+    jit: Result<JitImage, Unsupported>,
     id: u32,
 }
 
@@ -111,11 +115,13 @@ impl XdpProgram {
     ) -> Result<XdpProgram, LoadError> {
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
         let interp = Arc::new(Interpreter::new(&verified.insns)?);
+        let jit = rxdp_jit::x86_64::compile(&verified);
         Ok(XdpProgram {
             insns: insns.to_vec(),
             verified,
             maps,
             interp,
+            jit,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -180,7 +186,40 @@ impl XdpProgram {
         &self.maps
     }
 
+    /// The program's native code, or why the JIT did not compile it.
+    pub fn jit(&self) -> Result<&JitImage, &Unsupported> {
+        self.jit.as_ref()
+    }
+
+    /// Bytes of native code, when the JIT compiled the program (what the
+    /// kernel reports as `jited_prog_len`).
+    pub fn native_size(&self) -> Option<usize> {
+        self.jit.as_ref().ok().map(JitImage::code_size)
+    }
+
+    /// Why the JIT engine runs this program on the fast interpreter, in
+    /// words (`None` when it runs native code), e.g. "insn 12 calls helper
+    /// bpf_map_lookup_elem#1, which the JIT does not compile yet".
+    pub fn jit_fallback(&self) -> Option<String> {
+        self.jit.as_ref().err().map(describe_unsupported)
+    }
+
     pub(crate) fn interp(&self) -> &Interpreter {
         &self.interp
+    }
+}
+
+/// `why` in words, the instruction first.
+fn describe_unsupported(why: &Unsupported) -> String {
+    let at = why
+        .pc
+        .map_or_else(|| "the program".to_string(), |pc| format!("insn {pc}"));
+    match &why.reason {
+        Reason::HelperCall(id) => format!(
+            "{at} calls helper {}#{id}, which the JIT does not compile yet",
+            rxdp_isa::helper_id::helper_name(*id).unwrap_or("unknown")
+        ),
+        Reason::TailCall => format!("{at} is a tail call, which the JIT does not compile yet"),
+        other => format!("{at}: {other}"),
     }
 }

@@ -15,6 +15,7 @@ use crate::helpers::{FrameBounds, Redirect, XdpEnv, tracks_grants};
 use crate::program::XdpProgram;
 use crate::test_run::Engine;
 use rxdp_interp::{Fault, Interpreter, Region, RegionKind, Stack};
+use rxdp_jit::x86_64::JitImage;
 use std::sync::Arc;
 
 /// A program bound to an engine, a bpf stack, a CPU and a helper
@@ -25,6 +26,10 @@ pub struct XdpRunner<'p> {
     interp: &'p Interpreter,
     stack: Stack,
     engine: Engine,
+    /// The native code a JIT runner runs; `None` on the interpreters and
+    /// when the JIT did not compile the program (the fast interpreter
+    /// runs it then).
+    native: Option<&'p JitImage>,
     /// Everything helpers see but the frame, built once: a run only points
     /// it at its frame.
     env: XdpEnv<'p>,
@@ -39,9 +44,14 @@ impl XdpProgram {
         let args = arg_check(engine, &stack);
         let world = Arc::new(HelperEnv::deterministic());
         let track = tracks_grants(self.xlated(), engine == Engine::Checked);
+        let native = match engine {
+            Engine::Jit => self.jit().ok(),
+            Engine::Interp | Engine::Checked => None,
+        };
         XdpRunner {
             prog: self,
             interp: self.interp(),
+            native,
             env: XdpEnv::new(self.maps(), 0, world, args, track),
             stack,
             engine,
@@ -104,6 +114,16 @@ impl<'p> XdpRunner<'p> {
         self.engine
     }
 
+    /// The engine that runs the program: [`XdpRunner::engine`], except
+    /// [`Engine::Interp`] for a JIT runner of a program the JIT did not
+    /// compile ([`XdpProgram::jit_fallback`] says why).
+    pub fn engine_used(&self) -> Engine {
+        match (self.engine, self.native) {
+            (Engine::Jit, None) => Engine::Interp,
+            (engine, _) => engine,
+        }
+    }
+
     /// Runs the program once on `buff` and returns its return value (the
     /// low 32 bits of `r0`, the verdict for XDP). Helpers may move the
     /// frame's `data`, `data_end` and `data_meta`; the packet bytes are
@@ -127,6 +147,16 @@ impl<'p> XdpRunner<'p> {
             // the run.
             Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
             Engine::Checked => self.run_checked(ctx as u64).map_err(unbox),
+            Engine::Jit => match self.native {
+                // SAFETY: as for the fast interpreter: the verifier proved
+                // the program safe for XDP, and the JIT compiled it only
+                // because it calls no helper (nothing of `env` but the
+                // frame, already set, is needed). `ctx` is the live native
+                // context of `buff`.
+                Some(image) => Ok(unsafe { image.run(ctx.cast()) }),
+                // SAFETY: as for `Engine::Interp` above.
+                None => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
+            },
         }?;
         Ok(r0 as u32)
     }
@@ -201,6 +231,34 @@ mod tests {
                 assert_eq!(r.run(&mut short), Ok(0), "{engine:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_jit_engine_runs_native_code_when_there_is_some() {
+        let p = load(PROTO);
+        assert!(
+            p.native_size().is_some_and(|n| n > 0),
+            "{:?}",
+            p.jit_fallback()
+        );
+        assert_eq!(p.runner(Engine::Jit).engine_used(), Engine::Jit);
+        assert_eq!(p.runner(Engine::Interp).engine_used(), Engine::Interp);
+    }
+
+    #[test]
+    fn a_program_the_jit_cannot_compile_runs_on_the_interpreter() {
+        let p = load("call bpf_get_smp_processor_id\nexit");
+        assert_eq!(p.native_size(), None);
+        let why = p.jit_fallback().expect("a helper call is not compiled");
+        assert!(
+            why.contains("insn 0") && why.contains("bpf_get_smp_processor_id#8"),
+            "{why}"
+        );
+        let mut r = p.runner(Engine::Jit).with_cpu(5);
+        assert_eq!(r.engine(), Engine::Jit);
+        assert_eq!(r.engine_used(), Engine::Interp);
+        let mut buff = XdpBuff::new(&udp4(64), 1, 0).unwrap();
+        assert_eq!(r.run(&mut buff), Ok(5));
     }
 
     #[test]

@@ -27,17 +27,21 @@ pub enum Engine {
     /// The checked interpreter: every access checked, the reference.
     #[default]
     Checked,
+    /// Native code from rxdp's JIT; a program the JIT cannot compile runs
+    /// on the fast interpreter instead (see [`XdpProgram::jit_fallback`]).
+    Jit,
 }
 
 impl Engine {
     /// Every engine, for tests that compare them.
-    pub const ALL: [Engine; 2] = [Engine::Interp, Engine::Checked];
+    pub const ALL: [Engine; 3] = [Engine::Interp, Engine::Checked, Engine::Jit];
 
     /// The engine's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Engine::Interp => "interp",
             Engine::Checked => "checked",
+            Engine::Jit => "jit",
         }
     }
 }

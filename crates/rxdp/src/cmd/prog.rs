@@ -34,7 +34,12 @@ pub(crate) enum ProgCommand {
 /// What loading the object said about one program.
 enum Verdict {
     /// Verified: instructions processed and stack depth per subprogram.
-    Verified { insns: u64, stack: Vec<u32> },
+    Verified {
+        insns: u64,
+        stack: Vec<u32>,
+        /// Bytes of native code, or why the JIT did not compile it.
+        native: Result<usize, String>,
+    },
     /// It failed to load: why.
     NotLoaded(String),
 }
@@ -57,6 +62,9 @@ fn verdicts(obj: &Object, opts: rxdp_verifier::Options) -> (Vec<(String, Verdict
                     let verdict = Verdict::Verified {
                         insns: p.verifier_stats().insns_processed,
                         stack: p.subprog_info().iter().map(|s| s.stack_depth).collect(),
+                        native: p
+                            .native_size()
+                            .ok_or_else(|| p.jit_fallback().unwrap_or_default()),
                     };
                     eprint!("{}", with_newline(p.verifier_log()));
                     (n.to_string(), verdict)
@@ -148,9 +156,17 @@ fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
                     "unsupported": p.unsupported,
                 });
                 match verdict(&p.name) {
-                    Some(Verdict::Verified { insns, stack }) => {
+                    Some(Verdict::Verified {
+                        insns,
+                        stack,
+                        native,
+                    }) => {
                         v["verified_insns"] = serde_json::json!(insns);
                         v["stack_depth"] = serde_json::json!(stack);
+                        match native {
+                            Ok(n) => v["native_size"] = serde_json::json!(n),
+                            Err(why) => v["not_jited"] = serde_json::json!(why),
+                        }
                     }
                     Some(Verdict::NotLoaded(why)) => v["load_error"] = serde_json::json!(why),
                     None => {}
@@ -200,12 +216,20 @@ fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
             println!("      not runnable: {why}");
         }
         match verdict(&p.name) {
-            Some(Verdict::Verified { insns, stack }) => {
+            Some(Verdict::Verified {
+                insns,
+                stack,
+                native,
+            }) => {
                 let depths: Vec<String> = stack.iter().map(u32::to_string).collect();
                 println!(
                     "      verified_insns {insns}  stack depth {}",
                     depths.join("+")
                 );
+                match native {
+                    Ok(n) => println!("      native code {n} B"),
+                    Err(why) => println!("      not jited: {why}"),
+                }
             }
             Some(Verdict::NotLoaded(why)) => println!("      not loaded: {why}"),
             None => {}

@@ -12,7 +12,8 @@ use rxdp_xdp::{Engine, TestRunOpts};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Engines selectable on the command line.
+/// The interpreters, selectable on the command line (what runs programs
+/// the verifier did not check, such as the conformance suite's).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum EngineArg {
     /// The fast interpreter: no run-time checks, as the verifier proved
@@ -22,11 +23,25 @@ pub(crate) enum EngineArg {
     Checked,
 }
 
-impl From<EngineArg> for Engine {
-    fn from(e: EngineArg) -> Engine {
+/// The engines `test-run` offers: the interpreters and the JIT.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum RunEngineArg {
+    /// The fast interpreter: no run-time checks, as the verifier proved
+    /// the program safe.
+    Interp,
+    /// The checked interpreter, the reference: every access is checked.
+    Checked,
+    /// Native code from rxdp's JIT (the fast interpreter for a program it
+    /// cannot compile yet, said on stderr).
+    Jit,
+}
+
+impl From<RunEngineArg> for Engine {
+    fn from(e: RunEngineArg) -> Engine {
         match e {
-            EngineArg::Interp => Engine::Interp,
-            EngineArg::Checked => Engine::Checked,
+            RunEngineArg::Interp => Engine::Interp,
+            RunEngineArg::Checked => Engine::Checked,
+            RunEngineArg::Jit => Engine::Jit,
         }
     }
 }
@@ -58,9 +73,10 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
     /// The engine: `interp` runs without run-time checks (the verifier
-    /// proved the program safe), `checked` checks every access.
-    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
-    engine: EngineArg,
+    /// proved the program safe), `checked` checks every access, `jit`
+    /// runs native code.
+    #[arg(long, value_enum, default_value_t = RunEngineArg::Interp)]
+    engine: RunEngineArg,
     /// How the verifier checks the program.
     #[command(flatten)]
     verifier: VerifierArgs,
@@ -81,7 +97,14 @@ pub(crate) fn run(a: Args) -> CliResult {
     // The log of an accepted program (the statistics at level 1) goes to
     // stderr, away from the run's output.
     eprint!("{}", with_newline(loaded.program().verifier_log()));
-    let engine = Engine::from(a.engine);
+    let mut engine = Engine::from(a.engine);
+    if engine == Engine::Jit
+        && let Some(why) = loaded.program().jit_fallback()
+    {
+        eprintln!("jit: {why}; running the interpreter");
+        // What the runner falls back to, for the timing line.
+        engine = Engine::Interp;
+    }
     let sink = Arc::new(PrintSink::default());
     sink.attach(Arc::clone(loaded.program().map_table()));
     let env = HelperEnv {
