@@ -322,15 +322,7 @@ impl Verifier<'_> {
                 if reg.ty != RegType::Ctx {
                     return Err(expected("ctx"));
                 }
-                if reg.off != 0 || reg.var.const_value() != Some(0) {
-                    return Err(VerifyError::at(
-                        pc,
-                        format!(
-                            "dereference of modified ctx ptr R{r} off={} disallowed",
-                            reg.off
-                        ),
-                    ));
-                }
+                super::mem::ctx_unmoved(pc, r, &reg)?;
             }
             Arg::Mem {
                 read,

@@ -280,24 +280,7 @@ impl Verifier<'_> {
         size: Size,
         access: Access,
     ) -> Res<Reg> {
-        if base.off != 0 {
-            return Err(VerifyError::at(
-                pc,
-                format!(
-                    "dereference of modified ctx ptr R{r} off={} disallowed",
-                    base.off
-                ),
-            ));
-        }
-        if base.var.const_value() != Some(0) {
-            return Err(VerifyError::at(
-                pc,
-                format!(
-                    "variable ctx access var_off={} disallowed",
-                    base.var.var_off
-                ),
-            ));
-        }
+        ctx_unmoved(pc, r, base)?;
         let field = self
             .prog_type
             .context_access(off, size, access.writes())
@@ -522,6 +505,31 @@ impl Verifier<'_> {
             }
         }
     }
+}
+
+/// The context is accessed only through the pointer the program was
+/// given, unmoved (the kernel's `check_ptr_off_reg`): its rewrites know
+/// the field by the instruction's own offset.
+pub(super) fn ctx_unmoved(pc: usize, r: u8, base: &Reg) -> Res<()> {
+    if base.off != 0 {
+        return Err(VerifyError::at(
+            pc,
+            format!(
+                "dereference of modified ctx ptr R{r} off={} disallowed",
+                base.off
+            ),
+        ));
+    }
+    if base.var.const_value() != Some(0) {
+        return Err(VerifyError::at(
+            pc,
+            format!(
+                "variable ctx access var_off={} disallowed",
+                base.var.var_off
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A pointer's variable offset must not be negative: no bounds check
