@@ -80,7 +80,7 @@ pub(super) struct Emitter<'p> {
     prog: &'p VerifiedProgram,
     pub(super) asm: Asm,
     /// One label per instruction slot: where its code starts.
-    slot: Vec<Label>,
+    pub(super) slot: Vec<Label>,
     /// Each subprogram's entry (before its prologue).
     entry: Vec<Label>,
 }

@@ -19,7 +19,7 @@ mod frame;
 mod regs;
 
 use crate::pack::{PackAllocator, ProgMem};
-use crate::x86::{Asm, JumpPlan, X86Error};
+use crate::x86::{Asm, JumpPlan, Label, X86Error};
 use rxdp_isa::Pseudo;
 use rxdp_verifier::VerifiedProgram;
 use thiserror::Error;
@@ -82,6 +82,8 @@ impl Unsupported {
 pub struct JitImage {
     mem: ProgMem,
     code: Vec<u8>,
+    /// Native offset of each BPF slot's code.
+    insn_offsets: Vec<u32>,
 }
 
 impl JitImage {
@@ -116,12 +118,26 @@ impl JitImage {
     pub fn exec_addr(&self) -> u64 {
         self.mem.exec_addr()
     }
+
+    /// Where each BPF instruction's code starts: entry `pc` is the offset
+    /// in [`JitImage::bytes`] of slot `pc` (what the kernel reports as
+    /// `jited_line_info`, per instruction). Code between two slots'
+    /// offsets came from the first; a subprogram's prologue lies before its
+    /// first slot, its epilogue after its last. The second slot of a
+    /// `lddw` has no code: its offset is the next slot's.
+    pub fn insn_offsets(&self) -> &[u32] {
+        &self.insn_offsets
+    }
 }
 
 /// Compiles `prog` to x86-64 machine code in the global prog pack
 /// allocator, or says what it cannot compile.
 pub fn compile(prog: &VerifiedProgram) -> Result<JitImage, Unsupported> {
-    let asm = layout(prog)?;
+    let (asm, slots) = layout(prog)?;
+    let insn_offsets = slots
+        .iter()
+        .map(|&l| asm.label_offset(l).unwrap_or_default() as u32)
+        .collect();
     let mut mem = PackAllocator::global()
         .alloc(asm.len())
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
@@ -130,29 +146,33 @@ pub fn compile(prog: &VerifiedProgram) -> Result<JitImage, Unsupported> {
         .map_err(|e| Unsupported::whole(Reason::Encoder(e)))?;
     mem.copy_in(&code)
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
-    Ok(JitImage { mem, code })
+    Ok(JitImage {
+        mem,
+        code,
+        insn_offsets,
+    })
 }
 
 /// Emits `prog` until the jump plan reaches a fixed point (each pass
 /// shrinks the jumps whose rel8 form reaches in the previous layout). The
 /// all-near layout of the first pass always fits, so that is the fallback
 /// should the plans not settle.
-fn layout(prog: &VerifiedProgram) -> Result<Asm, Unsupported> {
+fn layout(prog: &VerifiedProgram) -> Result<(Asm, Vec<Label>), Unsupported> {
     let encoder = |e| Unsupported::whole(Reason::Encoder(e));
-    let pass = |plan: JumpPlan| -> Result<Asm, Unsupported> {
+    let pass = |plan: JumpPlan| -> Result<(Asm, Vec<Label>), Unsupported> {
         let mut e = emit::Emitter::new(prog, plan);
         e.emit()?;
         match e.asm.error() {
             Some(err) => Err(encoder(err.clone())),
-            None => Ok(e.asm),
+            None => Ok((e.asm, e.slot)),
         }
     };
     let mut plan = JumpPlan::default();
     for _ in 0..MAX_PASSES {
-        let asm = pass(plan.clone())?;
+        let (asm, slots) = pass(plan.clone())?;
         let next = asm.relax().map_err(encoder)?;
         if next == plan {
-            return Ok(asm);
+            return Ok((asm, slots));
         }
         plan = next;
     }
