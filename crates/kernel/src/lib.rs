@@ -12,6 +12,9 @@
 //! Call [`available`] first: without root (or without a kernel with BPF)
 //! every comparison must be skipped, loudly.
 //!
+//! [`create_maps`] creates an rxdp object's maps ([`rxdp_object::Object`])
+//! in the kernel, in the object's order, for loading its programs there.
+//!
 //! [`progen`] generates random programs the kernel verifier accepts, for
 //! differential testing of rxdp's engines against the kernel.
 
@@ -22,6 +25,7 @@ mod error;
 /// for testing rxdp's verifier for soundness.
 pub mod hostile;
 mod map;
+mod object;
 mod probe;
 mod prog;
 pub mod progen;
@@ -31,6 +35,7 @@ mod verifier_log;
 pub use btf::KernelBtf;
 pub use error::{Errno, Error, LoadError, Unavailable};
 pub use map::{Entry, KernelMap, is_percpu, possible_cpus};
+pub use object::{MapCreateError, create_maps, obj_name};
 pub use probe::available;
 pub use prog::{
     KernelProg, LoadOptions, ProgInfo, TestRun, XDP_MAX_FRAME, XDP_MAX_LINEAR, pin_current_thread,

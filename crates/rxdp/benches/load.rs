@@ -27,7 +27,7 @@
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use rxdp_kernel::{KernelMap, KernelProg, LoadOptions};
-use rxdp_object::{MapOrigin, Object, SlotTarget};
+use rxdp_object::{Object, SlotTarget};
 use rxdp_xdp::{ObjectOpts, XdpObject};
 use std::hint::black_box;
 use std::os::fd::RawFd;
@@ -52,14 +52,6 @@ fn objects() -> Vec<(String, Vec<u8>)> {
     v
 }
 
-/// A name the kernel accepts: `[A-Za-z0-9_.]`, at most 15 bytes.
-fn kernel_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-        .take(15)
-        .collect()
-}
-
 /// The XDP programs [`XdpObject::load`] loads.
 fn xdp_programs(obj: &Object) -> impl Iterator<Item = &rxdp_object::Program> {
     obj.programs
@@ -75,28 +67,12 @@ struct KernelObject {
 
 /// Loads `obj`'s maps and XDP programs into the kernel.
 fn kernel_load(obj: &Object) -> Result<KernelObject, String> {
-    let mut maps = Vec::with_capacity(obj.maps.len());
-    for d in &obj.maps {
-        let m = KernelMap::create(
-            d.map_type,
-            d.key_size,
-            d.value_size,
-            d.max_entries,
-            d.map_flags,
-            &kernel_name(&d.name),
-        )
-        .map_err(|e| format!("map {}: {e}", d.name))?;
-        if let (MapOrigin::GlobalData, Some(init)) = (&d.origin, &d.initial_value) {
-            m.update(&0u32.to_ne_bytes(), init, 0)
-                .map_err(|e| format!("map {}: {e}", d.name))?;
-        }
-        maps.push(m);
-    }
+    let maps = rxdp_kernel::create_maps(&obj.maps).map_err(|e| e.to_string())?;
     let fds: Vec<RawFd> = maps.iter().map(KernelMap::fd).collect();
     let mut progs = Vec::new();
     let mut names = Vec::new();
     for p in xdp_programs(obj) {
-        let name = kernel_name(&p.name);
+        let name = rxdp_kernel::obj_name(&p.name);
         let opts = LoadOptions {
             fd_array: &fds,
             prog_flags: p.prog_flags(),

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{kernel_or_skip, packets};
-use rxdp_kernel::{KernelBtf, KernelMap, KernelProg, LoadOptions};
-use rxdp_object::{MapOrigin, Object};
+use rxdp_kernel::{KernelBtf, KernelProg, LoadOptions};
+use rxdp_object::Object;
 use rxdp_xdp::setup::{Directive, Setup};
 use rxdp_xdp::{Engine, ObjectOpts, TestRunOpts, XdpObject};
 use std::os::fd::RawFd;
@@ -128,37 +128,13 @@ fn run_rxdp(
     })
 }
 
-fn kernel_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-        .take(15)
-        .collect()
-}
-
 fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<Run, String> {
     let mut obj = rxdp_object::parse(bytes).map_err(|e| e.to_string())?;
     for (section, name, value) in setup.vars() {
         obj.set_global_var(&section, &name, &value)
             .map_err(|e| e.to_string())?;
     }
-    let mut maps = Vec::new();
-    for d in &obj.maps {
-        let m = KernelMap::create(
-            d.map_type,
-            d.key_size,
-            d.value_size,
-            d.max_entries,
-            d.map_flags,
-            &kernel_name(&d.name),
-        )
-        .map_err(|e| format!("map {}: {e}", d.name))?;
-        if let Some(init) = &d.initial_value {
-            assert_eq!(d.origin, MapOrigin::GlobalData);
-            m.update(&0u32.to_ne_bytes(), init, 0)
-                .map_err(|e| e.to_string())?;
-        }
-        maps.push(m);
-    }
+    let maps = rxdp_kernel::create_maps(&obj.maps).map_err(|e| e.to_string())?;
     let fds: Vec<RawFd> = maps.iter().map(|m| m.fd()).collect();
     // The verifier needs BTF and func_info for callbacks (bpf_loop,
     // bpf_for_each_map_elem); libbpf passes them for every program.
@@ -168,7 +144,7 @@ fn run_kernel(bytes: &[u8], setup: &Setup, prog: &str, packet: &[u8]) -> Result<
     };
     let mut progs = Vec::new();
     for p in obj.programs.iter().filter(|p| p.prog_type == 6) {
-        let name = kernel_name(&p.name);
+        let name = rxdp_kernel::obj_name(&p.name);
         let func_info: Vec<(u32, u32)> = p
             .func_info
             .iter()

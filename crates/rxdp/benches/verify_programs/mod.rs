@@ -22,7 +22,7 @@
 use rxdp_isa::Insn;
 use rxdp_kernel::progen::{self, GenConfig};
 use rxdp_kernel::{KernelBtf, KernelMap, KernelProg, LoadOptions, VerifierStats};
-use rxdp_object::{MapOrigin, Object};
+use rxdp_object::Object;
 use rxdp_verifier::{Options, Stats};
 use rxdp_xdp::{MapTable, ObjectOpts, Xdp, XdpAttach, XdpObject};
 use std::fmt::Write as _;
@@ -103,7 +103,7 @@ impl Subject {
             }
         };
         let maps = match obj {
-            Some(o) => kernel_maps(o)?,
+            Some(o) => rxdp_kernel::create_maps(&o.maps).map_err(|e| e.to_string())?,
             None => Vec::new(),
         };
         let btf = match obj.and_then(|o| o.btf_raw.as_ref()) {
@@ -122,7 +122,7 @@ impl Subject {
             })
             .unwrap_or_default();
         let fds: Vec<RawFd> = maps.iter().map(KernelMap::fd).collect();
-        let name = kernel_name(self.name.rsplit('/').next().unwrap_or(""));
+        let name = rxdp_kernel::obj_name(self.name.rsplit('/').next().unwrap_or(""));
         let opts = LoadOptions {
             fd_array: &fds,
             log_level: LOG_STATS,
@@ -219,38 +219,6 @@ fn object_subjects(file: &str, bytes: &[u8]) -> Result<Vec<Subject>, String> {
         })
         .collect();
     Ok(subjects)
-}
-
-/// The object's maps created in the kernel, global data with its
-/// initial bytes.
-fn kernel_maps(obj: &Object) -> Result<Vec<KernelMap>, String> {
-    obj.maps
-        .iter()
-        .map(|d| {
-            let m = KernelMap::create(
-                d.map_type,
-                d.key_size,
-                d.value_size,
-                d.max_entries,
-                d.map_flags,
-                &kernel_name(&d.name),
-            )
-            .map_err(|e| format!("map {}: {e}", d.name))?;
-            if let (MapOrigin::GlobalData, Some(init)) = (&d.origin, &d.initial_value) {
-                m.update(&0u32.to_ne_bytes(), init, 0)
-                    .map_err(|e| format!("map {}: {e}", d.name))?;
-            }
-            Ok(m)
-        })
-        .collect()
-}
-
-/// A name the kernel accepts: `[A-Za-z0-9_.]`, at most 15 bytes.
-fn kernel_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-        .take(15)
-        .collect()
 }
 
 /// The large [`progen`] program: a fixed seed, so the figures are
