@@ -50,8 +50,22 @@ pub const fn callback_value(slot: u32) -> u64 {
 
 /// What a helper call sees of the run that made it: a way to grant memory
 /// to the checked mode, and to run callbacks. One is passed to every
-/// [`Env::call_helper`].
+/// [`Env::call_helper`], and by native code's helpers (see
+/// [`HelperCtx::native`]) to the same helper functions.
 pub struct HelperCtx<'a, E> {
+    caller: Caller<'a, E>,
+}
+
+/// Who called the helper.
+enum Caller<'a, E> {
+    /// The interpreter.
+    Interp(InterpCaller<'a>, PhantomData<fn(&mut E)>),
+    /// Compiled code, which runs its callbacks itself.
+    Native(&'a mut dyn NativeCaller<E>),
+}
+
+/// The interpreter's side of a helper call.
+pub(crate) struct InterpCaller<'a> {
     pub(crate) stack: &'a mut Stack,
     /// The program that made the call (after a tail call, the target).
     pub(crate) prog: &'a Interpreter,
@@ -63,16 +77,57 @@ pub struct HelperCtx<'a, E> {
     pub(crate) pc: usize,
     /// Whether the run is checked.
     pub(crate) checked: bool,
-    pub(crate) env: PhantomData<fn(&mut E)>,
+}
+
+/// How compiled code runs a callback for a helper: the JIT's side of
+/// [`HelperCtx::call`]. Its runs are never checked.
+pub trait NativeCaller<E> {
+    /// Runs the callback `func` (a value the program loaded with `lddw rX,
+    /// <subprogram>`) with `r1..r5 = args`, in environment `env`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HelperCtx::call`] in the fast mode: `args` must be the
+    /// callback prototype's arguments the verifier assumed.
+    unsafe fn call(&mut self, env: &mut E, func: u64, args: [u64; 5]) -> Result<u64, Fault>;
 }
 
 impl<E> core::fmt::Debug for HelperCtx<'_, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HelperCtx")
-            .field("depth", &self.depth)
-            .field("pc", &self.pc)
-            .field("checked", &self.checked)
-            .finish_non_exhaustive()
+        match &self.caller {
+            Caller::Interp(c, _) => f
+                .debug_struct("HelperCtx")
+                .field("depth", &c.depth)
+                .field("pc", &c.pc)
+                .field("checked", &c.checked)
+                .finish_non_exhaustive(),
+            Caller::Native(_) => f.debug_struct("HelperCtx").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<'a, E> HelperCtx<'a, E> {
+    /// The context of a helper the interpreter calls.
+    pub(crate) fn interp(caller: InterpCaller<'a>) -> HelperCtx<'a, E> {
+        HelperCtx {
+            caller: Caller::Interp(caller, PhantomData),
+        }
+    }
+
+    /// The interpreter's stack, when the interpreter made the call.
+    pub(crate) fn interp_stack(&mut self) -> Option<&mut Stack> {
+        match &mut self.caller {
+            Caller::Interp(c, _) => Some(c.stack),
+            Caller::Native(_) => None,
+        }
+    }
+
+    /// The context of a helper compiled code calls: nothing to grant (its
+    /// runs are unchecked), callbacks run by `caller`.
+    pub fn native(caller: &'a mut dyn NativeCaller<E>) -> HelperCtx<'a, E> {
+        HelperCtx {
+            caller: Caller::Native(caller),
+        }
     }
 }
 
@@ -81,20 +136,16 @@ impl<E: Env> HelperCtx<'_, E> {
     /// mode; the fast mode ignores it). For memory the helper hands out,
     /// such as a map value.
     pub fn grant(&mut self, region: Region) {
-        if self.checked {
-            self.stack.granted.push(region);
+        if let Caller::Interp(c, _) = &mut self.caller
+            && c.checked
+        {
+            c.stack.granted.push(region);
         }
     }
 
     /// Whether the run is in the checked mode.
     pub fn is_checked(&self) -> bool {
-        self.checked
-    }
-
-    /// The frame depth of the program that called the helper: 0 for the
-    /// main program, one more per bpf-to-bpf call or callback.
-    pub fn depth(&self) -> usize {
-        self.depth
+        matches!(&self.caller, Caller::Interp(c, _) if c.checked)
     }
 
     /// Runs the callback `func` (a value the program loaded with `lddw rX,
@@ -115,30 +166,35 @@ impl<E: Env> HelperCtx<'_, E> {
     /// `callback_ctx` the program passed): `args` must be those. The
     /// checked mode checks every access, so any `args` are safe there.
     pub unsafe fn call(&mut self, env: &mut E, func: u64, args: [u64; 5]) -> Result<u64, Fault> {
-        let fault = |kind| Fault { pc: self.pc, kind };
-        let Some(pc) = self.prog.callback_slot(func) else {
+        let c = match &mut self.caller {
+            Caller::Interp(c, _) => c,
+            // SAFETY: the caller's contract is the native caller's.
+            Caller::Native(n) => return unsafe { n.call(env, func, args) },
+        };
+        let fault = |kind| Fault { pc: c.pc, kind };
+        let Some(pc) = c.prog.callback_slot(func) else {
             return Err(fault(FaultKind::BadCallback { func }));
         };
-        let depth = self.depth + 1;
+        let depth = c.depth + 1;
         if depth >= MAX_CALL_FRAMES {
             return Err(fault(FaultKind::CallDepth));
         }
         let entry = Entry {
-            prog: self.prog,
+            prog: c.prog,
             pc,
             args,
-            fp: self.fp - STACK_FRAME_SIZE as u64,
+            fp: c.fp - STACK_FRAME_SIZE as u64,
             depth,
         };
-        if self.checked {
+        if c.checked {
             // SAFETY: the checked mode checks every access.
-            unsafe { run_callback::<E, true>(self.stack, env, entry) }
+            unsafe { run_callback::<E, true>(c.stack, env, entry) }
         } else {
             // SAFETY: the caller passes the arguments the verifier assumed
             // for the callback, which it proved safe with them; the
             // callback's frame is free (the caller's is the deepest live
             // one) and inside the stack (depth < MAX_CALL_FRAMES).
-            unsafe { run_callback::<E, false>(self.stack, env, entry) }
+            unsafe { run_callback::<E, false>(c.stack, env, entry) }
         }
     }
 }

@@ -9,11 +9,9 @@
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
-use core::marker::PhantomData;
-
 use crate::RunLimits;
 use crate::alu::*;
-use crate::callback::HelperCtx;
+use crate::callback::{HelperCtx, InterpCaller};
 use crate::check::MemCheck;
 use crate::env::{Env, HelperError};
 use crate::fault::{Access, Fault, FaultKind};
@@ -320,7 +318,7 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
             if CHECKED {
                 stack.counters.budget = budget;
             }
-            let ctx = HelperCtx {
+            let ctx = HelperCtx::interp(InterpCaller {
                 stack: &mut *stack,
                 // SAFETY: `prog` is alive for the run.
                 prog: unsafe { &*prog },
@@ -328,8 +326,7 @@ unsafe fn interpret<E: Env, const CHECKED: bool>(
                 fp,
                 pc: at!(),
                 checked: CHECKED,
-                env: PhantomData,
-            };
+            });
             let result = call_helper::<E, CHECKED>(env, $id, $args, ctx);
             if CHECKED {
                 budget = stack.counters.budget;
@@ -643,9 +640,9 @@ fn call_helper<E: Env, const CHECKED: bool>(
     mut ctx: HelperCtx<'_, E>,
 ) -> Result<u64, HelperError> {
     let r0 = env.call_helper(id, args, &mut ctx)?;
-    if CHECKED {
-        ctx.stack.regions.clear();
-        env.regions(&mut ctx.stack.regions);
+    if CHECKED && let Some(stack) = ctx.interp_stack() {
+        stack.regions.clear();
+        env.regions(&mut stack.regions);
     }
     Ok(r0)
 }

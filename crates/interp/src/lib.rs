@@ -42,7 +42,7 @@ mod prepare;
 mod stack;
 mod tail_call;
 
-pub use callback::{CALLBACK_TAG, HelperCtx, callback_value};
+pub use callback::{CALLBACK_TAG, HelperCtx, NativeCaller, callback_value};
 pub use env::{Env, HelperError, Region, RegionKind};
 pub use fault::{Access, Fault, FaultKind};
 pub use prepare::{Interpreter, PrepareError};

@@ -1,5 +1,5 @@
 //! Differential test: random XDP programs from `rxdp_kernel::progen`
-//! (ALU, jumps, stack, atomics, packet access, local calls; no helpers),
+//! (ALU, jumps, stack, atomics, packet access, local calls, helpers),
 //! verified by rxdp's verifier, run on the checked interpreter and on the
 //! JIT on the same frames; verdict and output bytes must agree.
 //!
@@ -8,10 +8,9 @@
 
 mod jit_support;
 
-use rxdp_jit::x86_64::compile;
 use rxdp_kernel::progen::{GenConfig, generate};
 use rxdp_verifier::Options;
-use rxdp_xdp::{Engine, XdpBuff, XdpContext, XdpProgram};
+use rxdp_xdp::{Engine, XdpBuff, XdpProgram};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -50,10 +49,13 @@ fn jit_agrees_with_the_checked_interpreter_on_random_programs() {
             rejected += 1;
             continue;
         };
-        let img = compile(prog.verification())
+        let img = prog
+            .jit()
             .unwrap_or_else(|e| panic!("seed {seed}: not compiled: {e}"));
         code += img.code_size();
         let mut runner = prog.runner(Engine::Checked);
+        let mut jit = prog.runner(Engine::Jit);
+        assert_eq!(jit.engine_used(), Engine::Jit);
         for len in [14, full / 2, full, full + 9] {
             let pkt = packet(seed ^ len as u64, len.max(14));
             let mut want_buff = XdpBuff::new(&pkt, 1, 0).unwrap();
@@ -61,18 +63,16 @@ fn jit_agrees_with_the_checked_interpreter_on_random_programs() {
                 .run(&mut want_buff)
                 .unwrap_or_else(|f| panic!("seed {seed}: interpreter faulted: {f}"));
             let mut got_buff = XdpBuff::new(&pkt, 1, 0).unwrap();
-            let ctx: *mut XdpContext = got_buff.ctx_mut();
-            // SAFETY: the program passed rxdp's verifier for XDP and uses
-            // no helpers; `ctx` is the live context of `got_buff`, whose
-            // frame outlives the run.
-            let got = unsafe { img.run(ctx.cast()) } as u32;
+            let got = jit
+                .run(&mut got_buff)
+                .unwrap_or_else(|f| panic!("seed {seed}: JIT faulted: {f}"));
             if got != want || got_buff.data_out() != want_buff.data_out() {
                 panic!(
                     "seed {seed}, frame of {len}: interpreter {want:#x}, JIT {got:#x}\n\
                      interpreter out {:x?}\nJIT out         {:x?}\n{}",
                     want_buff.data_out(),
                     got_buff.data_out(),
-                    jit_support::disasm(&img)
+                    jit_support::disasm(img)
                 );
             }
         }

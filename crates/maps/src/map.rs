@@ -170,6 +170,10 @@ pub trait Map: Send + Sync + fmt::Debug {
 pub struct ProgRef {
     /// The program's id, what `BPF_MAP_LOOKUP_ELEM` returns.
     pub id: u32,
+    /// Where compiled code entering the program by a tail call jumps, 0
+    /// when the program has no native code (see
+    /// [`crate::ProgArray::entries`]).
+    pub tail_call_entry: u64,
     /// The program; the layer that stores it downcasts it.
     pub prog: Arc<dyn Any + Send + Sync>,
 }

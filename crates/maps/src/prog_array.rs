@@ -13,12 +13,19 @@
 //! (`-EINVAL`), an index past the end is `-E2BIG`, deleting an empty entry
 //! is `-ENOENT`, and iteration visits every index, empty or not.
 //!
+//! Next to the programs the array keeps the table compiled code jumps
+//! through ([`ProgArray::entries`]): each slot's
+//! [`ProgRef::tail_call_entry`], 0 when empty, read without a lock, as the
+//! kernel's JIT reads `array->ptrs[index]`. An update stores the new entry
+//! with release ordering after the program is in place.
+//!
 //! A program replaced or removed stays alive until a grace period of the
 //! map's domain has passed ([`rxdp_rcu::Domain::defer`]), so a worker in
 //! the middle of a tail call into it, or generated code jumping to it
 //! directly, finishes first.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rxdp_rcu::Domain;
@@ -35,6 +42,8 @@ pub struct ProgArray {
     def: MapDef,
     domain: Arc<Domain>,
     progs: RwLock<Vec<Option<ProgRef>>>,
+    /// Each slot's tail-call entry, written under `progs`' write lock.
+    entries: Box<[AtomicU64]>,
 }
 
 /// The checks of `fd_array_map_alloc_check` shared by prog arrays and
@@ -106,7 +115,15 @@ impl ProgArray {
             def: def.clone(),
             domain: Arc::clone(domain),
             progs: RwLock::new(vec![None; def.max_entries as usize]),
+            entries: (0..def.max_entries).map(|_| AtomicU64::new(0)).collect(),
         })
+    }
+
+    /// The table compiled tail calls jump through: `max_entries` entry
+    /// addresses, 0 for an empty slot or a program without native code.
+    /// It lives as long as the array.
+    pub fn entries(&self) -> *const AtomicU64 {
+        self.entries.as_ptr()
     }
 
     /// Stores `prog` at `index` (`BPF_MAP_UPDATE_ELEM` with a program fd,
@@ -118,7 +135,10 @@ impl ProgArray {
             return Err(MapError::BadFlags { flags });
         }
         let i = fd_array_index(&self.def, &index.to_ne_bytes())?;
-        let old = self.write()[i].replace(prog);
+        let mut progs = self.write();
+        self.entries[i].store(prog.tail_call_entry, Ordering::Release);
+        let old = progs[i].replace(prog);
+        drop(progs);
         self.drop_later(old);
         Ok(())
     }
@@ -163,7 +183,10 @@ impl Map for ProgArray {
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let i = fd_array_index(&self.def, key)?;
-        let old = self.write()[i].take();
+        let mut progs = self.write();
+        self.entries[i].store(0, Ordering::Release);
+        let old = progs[i].take();
+        drop(progs);
         if old.is_none() {
             return Err(MapError::NoEntry);
         }

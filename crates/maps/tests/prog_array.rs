@@ -39,6 +39,7 @@ impl Drop for Prog {
 fn prog(id: u32, name: &'static str, drops: &Arc<AtomicUsize>) -> ProgRef {
     ProgRef {
         id,
+        tail_call_entry: 0x1000 * u64::from(id),
         prog: Arc::new(Prog {
             name,
             drops: Arc::clone(drops),
@@ -144,4 +145,22 @@ fn a_replaced_program_lives_until_the_grace_period() {
     drop(worker);
     domain.barrier();
     assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn the_entry_table_follows_updates_and_deletes() {
+    let a = ProgArray::new_in(&def(3), &Domain::new()).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let entry = |i: usize| {
+        // SAFETY: the table has `max_entries` entries and lives with `a`.
+        unsafe { &*a.entries().add(i) }.load(Ordering::Acquire)
+    };
+    assert_eq!((entry(0), entry(1), entry(2)), (0, 0, 0));
+    a.set(1, prog(7, "seven", &drops), 0).unwrap();
+    assert_eq!((entry(0), entry(1), entry(2)), (0, 0x7000, 0));
+    a.set(1, prog(8, "eight", &drops), 0).unwrap();
+    assert_eq!(entry(1), 0x8000);
+    a.clear(1).unwrap();
+    assert_eq!(entry(1), 0);
+    assert!(a.set(3, prog(9, "nine", &drops), 0).is_err());
 }

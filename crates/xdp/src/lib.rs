@@ -14,6 +14,7 @@ pub mod buff;
 pub mod ctx;
 pub mod helpers;
 pub mod maps;
+pub mod native;
 pub mod object;
 pub mod program;
 pub mod runner;

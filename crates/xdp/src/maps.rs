@@ -5,12 +5,17 @@
 //! map, as kernel helpers receive a `struct bpf_map *`. The table is boxed
 //! so those addresses never move while the program lives.
 
-use rxdp_maps::{Map, MapDef};
+use rxdp_jit::x86_64::MapHeader;
+use rxdp_maps::{Map, MapDef, ProgArray};
 use rxdp_verifier::{MapInfo, MapResolver};
 use std::sync::Arc;
 
-/// What a map pointer in a program register points to.
+/// What a map pointer in a program register points to. It starts with
+/// the [`MapHeader`] compiled code reads (a prog array's entry table).
+#[repr(C)]
 pub struct MapRef {
+    /// What compiled code reads of the map.
+    header: MapHeader,
     /// The map.
     pub map: Arc<dyn Map>,
     /// The name it was declared with (for messages and dumps).
@@ -18,6 +23,13 @@ pub struct MapRef {
     /// Whether programs may write its values (false for `.rodata`).
     pub writable: bool,
 }
+
+// SAFETY: the only field that is not `Send`/`Sync` by itself is the
+// header's `table`, a pointer into the prog array `map` owns (which lives
+// as long as `map`) that is only read, through atomics.
+unsafe impl Send for MapRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for MapRef {}
 
 /// The maps of one program, in declaration order.
 #[derive(Default)]
@@ -37,7 +49,16 @@ impl MapTable {
 
     /// Adds a map; its index is the number of maps added before it.
     pub fn push(&mut self, name: &str, map: Arc<dyn Map>, writable: bool) {
+        let table = map
+            .as_any()
+            .downcast_ref::<ProgArray>()
+            .map_or(core::ptr::null(), ProgArray::entries);
         self.maps.push(Box::new(MapRef {
+            header: MapHeader {
+                max_entries: map.def().max_entries,
+                reserved: 0,
+                table,
+            },
             map,
             name: name.to_string(),
             writable,

@@ -4,6 +4,7 @@
 
 use crate::ctx::Xdp;
 use crate::maps::MapTable;
+use crate::native::XdpRuntime;
 use rxdp_interp::{Interpreter, PrepareError};
 use rxdp_isa::Insn;
 use rxdp_isa::asm::MapDecl;
@@ -63,11 +64,20 @@ pub struct XdpProgram {
     /// What verification produced, the rewritten instructions included.
     verified: VerifiedProgram,
     maps: Arc<MapTable>,
-    interp: Arc<Interpreter>,
+    /// The engines' forms of the program, shared with the prog arrays
+    /// that hold it.
+    code: Arc<Code>,
+    id: u32,
+}
+
+/// A program as the engines run it: what a prog array keeps alive while
+/// the program is in it (a tail call may enter either form).
+pub(crate) struct Code {
+    /// The interpreter's prepared instructions.
+    pub(crate) interp: Interpreter,
     /// The native code, compiled at load, or what the JIT could not
     /// compile (the JIT engine then runs the fast interpreter).
-    jit: Result<JitImage, Unsupported>,
-    id: u32,
+    pub(crate) jit: Result<JitImage, Unsupported>,
 }
 
 impl XdpProgram {
@@ -114,14 +124,13 @@ impl XdpProgram {
         opts: &Options,
     ) -> Result<XdpProgram, LoadError> {
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
-        let interp = Arc::new(Interpreter::new(&verified.insns)?);
-        let jit = rxdp_jit::x86_64::compile(&verified);
+        let interp = Interpreter::new(&verified.insns)?;
+        let jit = rxdp_jit::x86_64::compile(&verified, &XdpRuntime { maps: &maps });
         Ok(XdpProgram {
             insns: insns.to_vec(),
             verified,
             maps,
-            interp,
-            jit,
+            code: Arc::new(Code { interp, jit }),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -166,13 +175,15 @@ impl XdpProgram {
         self.id
     }
 
-    /// What a prog array holds for this program: its id and its prepared
-    /// code, which the array keeps alive until a grace period after the
-    /// program leaves it.
+    /// What a prog array holds for this program: its id, its prepared
+    /// and native code, which the array keeps alive until a grace period
+    /// after the program leaves it, and where compiled tail calls enter it
+    /// (0 without native code: compiled callers then find the slot empty).
     pub fn prog_ref(&self) -> ProgRef {
         ProgRef {
             id: self.id,
-            prog: Arc::clone(&self.interp) as Arc<dyn std::any::Any + Send + Sync>,
+            tail_call_entry: self.jit().map_or(0, JitImage::tail_call_entry),
+            prog: Arc::clone(&self.code) as Arc<dyn std::any::Any + Send + Sync>,
         }
     }
 
@@ -188,24 +199,24 @@ impl XdpProgram {
 
     /// The program's native code, or why the JIT did not compile it.
     pub fn jit(&self) -> Result<&JitImage, &Unsupported> {
-        self.jit.as_ref()
+        self.code.jit.as_ref()
     }
 
     /// Bytes of native code, when the JIT compiled the program (what the
     /// kernel reports as `jited_prog_len`).
     pub fn native_size(&self) -> Option<usize> {
-        self.jit.as_ref().ok().map(JitImage::code_size)
+        self.jit().ok().map(JitImage::code_size)
     }
 
     /// Why the JIT engine runs this program on the fast interpreter, in
     /// words (`None` when it runs native code), e.g. "insn 12 calls helper
     /// bpf_map_lookup_elem#1, which the JIT does not compile yet".
     pub fn jit_fallback(&self) -> Option<String> {
-        self.jit.as_ref().err().map(describe_unsupported)
+        self.jit().err().map(describe_unsupported)
     }
 
     pub(crate) fn interp(&self) -> &Interpreter {
-        &self.interp
+        &self.code.interp
     }
 }
 
@@ -216,10 +227,9 @@ fn describe_unsupported(why: &Unsupported) -> String {
         .map_or_else(|| "the program".to_string(), |pc| format!("insn {pc}"));
     match &why.reason {
         Reason::HelperCall(id) => format!(
-            "{at} calls helper {}#{id}, which the JIT does not compile yet",
+            "{at} calls helper {}#{id}, which has no native entry",
             rxdp_isa::helper_id::helper_name(*id).unwrap_or("unknown")
         ),
-        Reason::TailCall => format!("{at} is a tail call, which the JIT does not compile yet"),
         other => format!("{at}: {other}"),
     }
 }

@@ -4,7 +4,7 @@
 //! Opcodes from the Intel SDM Vol. 2B: MOV (88/89/8B/C6/C7/B8+rd), MOVZX
 //! (0F B6/B7), MOVSX (0F BE/BF), MOVSXD (63), LEA (8D), BSWAP (0F C8+rd).
 
-use super::asm::{Asm, Enc, RegField, Rm};
+use super::asm::{Asm, BranchTarget, Enc, Label, RegField, Rm};
 use super::operand::{Mem, Reg, Size};
 
 /// The bytes of an immediate of operand size `size` (8, 16 or 32 bits;
@@ -147,6 +147,15 @@ impl Asm {
             rm_byte: false,
         });
         self.put(&bytes[..len]);
+    }
+
+    /// `lea dst, [rip + label]` (REX.W 8D /r, mod 00 r/m 101, disp32): the
+    /// run-time address of a label of this image, position-independent.
+    pub fn lea_label(&mut self, dst: Reg, label: Label) {
+        let site = self.len();
+        self.put_rex(0x48 | if dst.needs_rex() { 0x04 } else { 0 }, false);
+        self.put(&[0x8d, (dst.low3() << 3) | 0b101, 0, 0, 0, 0]);
+        self.add_fixup(site, 4, BranchTarget::Label(label), None);
     }
 
     /// `lea dst, [mem]` (8D /r) at D or Q (W works too; B has no encoding).

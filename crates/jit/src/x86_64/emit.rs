@@ -10,15 +10,22 @@
 //! counts are masked to the width, and every 32-bit result is
 //! zero-extended (x86 does that itself for 32-bit destinations).
 
-use super::frame::Frame;
+use super::frame::{Frame, Kind};
 use super::regs::{SCRATCH_A, SCRATCH_B, SCRATCH_C, x86};
+use super::runtime::{
+    ArrayLayout, MAP_MAX_ENTRIES, MAP_TABLE, MAX_TAIL_CALL_CNT, RUN_TAIL_CALL_CNT, Runtime,
+};
 use super::{Reason, Unsupported};
-use crate::x86::{AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, Label, Mem, Reg, ShiftOp, Size};
+use crate::x86::{
+    AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, Label, Mem, Reg, Scale, ShiftOp, Size,
+};
+use rxdp_isa::helper_id::{MAP_LOOKUP_ELEM, TAIL_CALL};
 use rxdp_isa::{
     AluOp, AtomicOp, CallKind, Cond, Endian, Insn, Operand, Pseudo, Reg as BpfReg, Size as BpfSize,
     Width,
 };
 use rxdp_verifier::VerifiedProgram;
+use std::collections::HashMap;
 
 /// The operand size of a BPF width.
 fn op_size(width: Width) -> Size {
@@ -75,30 +82,80 @@ fn written_callee_saved(insn: &Insn) -> u16 {
     }
 }
 
+/// Whether `insn` is `call bpf_tail_call`.
+fn is_tail_call(insn: &Insn) -> bool {
+    *insn == Insn::Call(CallKind::Helper(TAIL_CALL))
+}
+
 /// The state of one emission pass.
 pub(super) struct Emitter<'p> {
     prog: &'p VerifiedProgram,
+    runtime: &'p dyn Runtime,
     pub(super) asm: Asm,
     /// One label per instruction slot: where its code starts.
     pub(super) slot: Vec<Label>,
     /// Each subprogram's entry (before its prologue).
     entry: Vec<Label>,
+    /// Where tail calls enter the main program.
+    pub(super) tail_entry: Label,
+    /// The frame of the subprogram being emitted.
+    frame: Frame,
+    /// The array each inlinable lookup reads, by the slot of its call.
+    lookups: HashMap<usize, ArrayLayout>,
 }
 
 impl<'p> Emitter<'p> {
-    /// A pass over `prog` whose relaxed jumps take their sizes from `plan`.
-    pub(super) fn new(prog: &'p VerifiedProgram, plan: JumpPlan) -> Emitter<'p> {
+    /// A pass over `prog` whose relaxed jumps take their sizes from `plan`,
+    /// calling helpers and reading maps as `runtime` says.
+    pub(super) fn new(
+        prog: &'p VerifiedProgram,
+        runtime: &'p dyn Runtime,
+        plan: JumpPlan,
+    ) -> Emitter<'p> {
         let mut asm = Asm::with_plan(plan);
         let slot = (0..prog.insns.len()).map(|_| asm.new_label()).collect();
         let entry = (0..prog.structure.subprogs.len())
             .map(|_| asm.new_label())
             .collect();
+        let tail_entry = asm.new_label();
+        let lookups = prog
+            .inline_lookups
+            .iter()
+            .filter_map(|l| Some((l.pc, runtime.array(l.map)?)))
+            .collect();
         Emitter {
             prog,
+            runtime,
             asm,
             slot,
             entry,
+            tail_entry,
+            frame: Frame::new(Kind::Plain, 0, 0),
+            lookups,
         }
+    }
+
+    /// The entries of the subprograms the program's `lddw`s name as
+    /// callbacks.
+    pub(super) fn callbacks(&self) -> Vec<Label> {
+        self.prog
+            .insns
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                matches!(
+                    i,
+                    Insn::LdImm64 {
+                        pseudo: Pseudo::Func,
+                        ..
+                    }
+                )
+            })
+            .filter_map(|(pc, i)| {
+                let t = usize::try_from(i.call_target(pc)?).ok()?;
+                Some(self.entry[self.prog.structure.subprog_at(t)?])
+            })
+            .collect()
     }
 
     /// Emits every subprogram, main first.
@@ -109,17 +166,25 @@ impl<'p> Emitter<'p> {
             let written = insns
                 .iter()
                 .fold(0, |m, insn| m | written_callee_saved(insn));
-            let frame = Frame::new(info.stack_depth, info.callee_saved | written);
+            let kind = if i == 0 {
+                Kind::Main
+            } else if info.tail_calls || insns.iter().any(is_tail_call) {
+                Kind::TailCalling
+            } else {
+                Kind::Plain
+            };
+            self.frame = Frame::new(kind, info.stack_depth, info.callee_saved | written);
             let exit = self.asm.new_label();
             self.asm.bind(self.entry[i]);
-            frame.prologue(&mut self.asm);
+            let tail_entry = (kind == Kind::Main).then_some(self.tail_entry);
+            self.frame.prologue(&mut self.asm, tail_entry);
             for pc in sub.start..sub.end {
                 self.asm.bind(self.slot[pc]);
                 let last = pc + 1 == sub.end;
                 self.insn(pc, exit, last)?;
             }
             self.asm.bind(exit);
-            frame.epilogue(&mut self.asm);
+            self.frame.epilogue(&mut self.asm);
         }
         Ok(())
     }
@@ -186,14 +251,21 @@ impl<'p> Emitter<'p> {
                     None => return Self::unsupported(pc, Reason::BadTarget(target)),
                 }
             }
-            Insn::Call(CallKind::Helper(id)) => {
-                let reason = if id == 12 {
-                    Reason::TailCall
-                } else {
-                    Reason::HelperCall(id)
-                };
-                return Self::unsupported(pc, reason);
-            }
+            Insn::Call(CallKind::Helper(TAIL_CALL)) => self.tail_call(),
+            Insn::Call(CallKind::Helper(id)) => match self.lookups.get(&pc) {
+                Some(&array) if id == MAP_LOOKUP_ELEM => self.inline_lookup(array),
+                _ => {
+                    let Some(addr) = u32::try_from(id)
+                        .ok()
+                        .and_then(|id| self.runtime.helper(id))
+                    else {
+                        return Self::unsupported(pc, Reason::HelperCall(id));
+                    };
+                    // The run is the helper's sixth argument.
+                    self.asm.mov_rr(Size::Q, Reg::R9, Reg::R12);
+                    self.asm.call_abs(addr);
+                }
+            },
             Insn::Call(CallKind::Kfunc(id)) => return Self::unsupported(pc, Reason::Kfunc(id)),
             Insn::Callx { .. } => return Self::unsupported(pc, Reason::Callx),
             Insn::Exit => {
@@ -249,6 +321,19 @@ impl<'p> Emitter<'p> {
             } => self.atomic(mem_size(size), op, fetch, dst, src, off.into()),
             Insn::LdImm64 { dst, pseudo, imm } => match pseudo {
                 Pseudo::Imm64 => self.asm.mov_imm64(x86(dst), imm),
+                // A callback: the address of the subprogram's code, which
+                // helpers call back (see `callback` in the program type).
+                Pseudo::Func if imm >> 32 == 0 => {
+                    let target = insn.call_target(pc).unwrap_or(-1);
+                    let callee = usize::try_from(target)
+                        .ok()
+                        .filter(|&t| t < self.prog.insns.len())
+                        .and_then(|t| self.prog.structure.subprog_at(t));
+                    match callee {
+                        Some(c) => self.asm.lea_label(x86(dst), self.entry[c]),
+                        None => return Self::unsupported(pc, Reason::BadTarget(target)),
+                    }
+                }
                 other => return Self::unsupported(pc, Reason::PseudoLddw(other)),
             },
             Insn::LdImm64Hi => {}
@@ -257,6 +342,81 @@ impl<'p> Emitter<'p> {
             }
         }
         Ok(())
+    }
+
+    /// `bpf_tail_call(ctx, prog_array, index)`, with r2 (rsi) the prog
+    /// array's [`MapHeader`](super::MapHeader) and r3 (rdx) the index, in
+    /// the kernel's order (see `rxdp_interp`'s `tail_call.rs`):
+    ///
+    /// ```text
+    ///   mov r9d, [rsi + max_entries]; cmp edx, r9d; jae out
+    ///   mov r9d, [r12 + tail_call_cnt]; cmp r9d, 33; jae out
+    ///   add r9d, 1; mov [r12 + tail_call_cnt], r9d
+    ///   mov r10, [rsi + table]; mov r11d, edx; mov r10, [r10 + r11 * 8]
+    ///   test r10, r10; jz out
+    ///   <unwind the frame>; jmp r10
+    /// out:
+    /// ```
+    ///
+    /// A failed tail call leaves r0..r5 as they were (the verifier makes
+    /// them unreadable anyway) and goes on with the next instruction.
+    fn tail_call(&mut self) {
+        let out = self.asm.new_label();
+        let a = &mut self.asm;
+        a.load(Size::D, SCRATCH_A, Mem::new(Reg::Rsi, MAP_MAX_ENTRIES));
+        a.alu_rr(X86Alu::Cmp, Size::D, Reg::Rdx, SCRATCH_A);
+        a.jcc_relaxed(X86Cond::Ae, out);
+        let count = Mem::new(Reg::R12, RUN_TAIL_CALL_CNT);
+        a.load(Size::D, SCRATCH_A, count);
+        a.alu_ri(X86Alu::Cmp, Size::D, SCRATCH_A, MAX_TAIL_CALL_CNT as i32);
+        a.jcc_relaxed(X86Cond::Ae, out);
+        a.alu_ri(X86Alu::Add, Size::D, SCRATCH_A, 1);
+        a.store(Size::D, count, SCRATCH_A);
+        a.load(Size::Q, SCRATCH_B, Mem::new(Reg::Rsi, MAP_TABLE));
+        a.mov_rr(Size::D, SCRATCH_C, Reg::Rdx);
+        a.load(
+            Size::Q,
+            SCRATCH_B,
+            Mem::indexed(SCRATCH_B, SCRATCH_C, Scale::X8, 0),
+        );
+        a.test_rr(Size::Q, SCRATCH_B, SCRATCH_B);
+        a.jcc_relaxed(X86Cond::E, out);
+        self.frame.unwind(&mut self.asm);
+        self.asm.jmp_reg(SCRATCH_B);
+        self.asm.bind(out);
+    }
+
+    /// `bpf_map_lookup_elem(array, key)` on an array the verifier proved
+    /// the same on every path, without a call (the kernel's
+    /// `array_map_gen_lookup`): r0 = the value's address, or 0 when the
+    /// `u32` key at r2 is out of range.
+    ///
+    /// ```text
+    ///   mov eax, [rsi]; cmp eax, max_entries; jae null
+    ///   imul rax, rax, stride; mov r9, values; add rax, r9; jmp done
+    /// null: xor eax, eax
+    /// done:
+    /// ```
+    fn inline_lookup(&mut self, array: ArrayLayout) {
+        let (null, done) = (self.asm.new_label(), self.asm.new_label());
+        let a = &mut self.asm;
+        a.load(Size::D, Reg::Rax, Mem::new(Reg::Rsi, 0));
+        a.alu_ri(X86Alu::Cmp, Size::D, Reg::Rax, array.max_entries as i32);
+        a.jcc_relaxed(X86Cond::Ae, null);
+        if array.stride.is_power_of_two() {
+            let shift = array.stride.trailing_zeros() as u8;
+            if shift > 0 {
+                a.shift_ri(ShiftOp::Shl, Size::Q, Reg::Rax, shift);
+            }
+        } else {
+            a.imul_rri(Size::Q, Reg::Rax, Reg::Rax, array.stride as i32);
+        }
+        a.mov_imm64(SCRATCH_A, array.values);
+        a.alu_rr(X86Alu::Add, Size::Q, Reg::Rax, SCRATCH_A);
+        a.jmp_relaxed(done);
+        a.bind(null);
+        a.alu_rr(X86Alu::Xor, Size::D, Reg::Rax, Reg::Rax);
+        a.bind(done);
     }
 
     /// `cmp dst, src` or, for [`Cond::Set`], `test dst, src`.

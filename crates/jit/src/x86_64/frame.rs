@@ -1,24 +1,60 @@
-//! The frame of one compiled subprogram: prologue and epilogue.
+//! The frame of one compiled subprogram: prologue, epilogue, and the
+//! unwinding a tail call does before it jumps.
 //!
 //! ```text
 //!   [return address]            rsp = 8 mod 16 on entry (System V)
+//!   [saved r12]        <- main programs and subprograms that tail-call
 //!   [saved rbp]        <- rbp = BPF r10, the top of the BPF stack
 //!   [BPF stack, `stack` bytes: r10 - depth .. r10, plus padding]
 //!   [saved rbx/r13/r14/r15, only those the subprogram writes]
 //!                      <- rsp, 16-byte aligned for calls
 //! ```
 //!
-//! The same layout serves the main program (called from Rust, so it
-//! preserves what System V requires: rbp always, rbx and r13..r15 when it
-//! writes them) and bpf-to-bpf callees (which preserve r6..r9 for their
-//! caller the same way).
+//! The main program is called from Rust with the context in rdi and the
+//! [`RunCtx`](super::RunCtx) in rsi; it saves the caller's r12 and keeps
+//! the run there. Its first [`TAIL_CALL_OFFSET`] bytes are always
+//!
+//! ```text
+//!   push r12; mov r12, rsi; push rbp; mov rbp, rsp
+//! ```
+//!
+//! and a tail call enters its target right after them: the caller has
+//! popped its callee-saved registers and its stack (`mov rsp, rbp`), so
+//! the target finds the return address, the saved r12 and the saved rbp
+//! where its own prologue would have put them, and its epilogue returns to
+//! whoever called the frame that tail-called. A subprogram that tail-calls
+//! builds the same three words (its "saved r12" is the run itself), so a
+//! tail call from a subprogram replaces the subprogram and returns to its
+//! caller; other subprograms skip the r12 slot.
 
 use super::regs::CALLEE_SAVED;
-use crate::x86::{AluOp, Asm, Reg, Size};
+use crate::x86::{AluOp, Asm, Label, Reg, Size};
+
+/// Bytes from the start of a main program to where tail calls enter it.
+pub const TAIL_CALL_OFFSET: usize = 9;
+
+/// Which frame layout a subprogram has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The main program: entered from Rust or by tail calls.
+    Main,
+    /// A bpf-to-bpf callee (or callback) that may tail-call.
+    TailCalling,
+    /// Any other callee.
+    Plain,
+}
+
+impl Kind {
+    /// Whether the frame holds the r12 slot.
+    fn has_r12(self) -> bool {
+        self != Kind::Plain
+    }
+}
 
 /// What a subprogram's frame holds.
 #[derive(Clone, Debug)]
 pub(super) struct Frame {
+    kind: Kind,
     /// Bytes reserved below rbp for the BPF stack (with padding).
     stack: u32,
     /// Callee-saved registers pushed after the stack, in push order.
@@ -26,26 +62,39 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    /// The frame of a subprogram with `stack_depth` bytes of BPF stack
-    /// that writes the callee-saved registers in `callee_saved` (bit `i`
-    /// for `ri`).
-    pub(super) fn new(stack_depth: u32, callee_saved: u16) -> Frame {
+    /// The frame of a subprogram of `kind` with `stack_depth` bytes of BPF
+    /// stack that writes the callee-saved registers in `callee_saved` (bit
+    /// `i` for `ri`).
+    pub(super) fn new(kind: Kind, stack_depth: u32, callee_saved: u16) -> Frame {
         let saved: Vec<Reg> = CALLEE_SAVED
             .iter()
             .filter(|(bit, _)| callee_saved & bit != 0)
             .map(|&(_, r)| r)
             .collect();
-        // After `push rbp` rsp is 16-byte aligned; keep it so after the
+        // rsp is 8 mod 16 on entry: after `push rbp` it is 16-aligned, or
+        // 8 mod 16 with the r12 slot too. Keep it 16-aligned after the
         // stack and the pushes.
-        let pushes = 8 * saved.len() as u32;
+        let pushes = 8 * saved.len() as u32 + if kind.has_r12() { 8 } else { 0 };
         let stack = (stack_depth + pushes).next_multiple_of(16) - pushes;
-        Frame { stack, saved }
+        Frame { kind, stack, saved }
     }
 
-    /// `push rbp; mov rbp, rsp; sub rsp, stack; push saved...`.
-    pub(super) fn prologue(&self, asm: &mut Asm) {
+    /// The prologue. For the main program, `tail_entry` is bound where
+    /// tail calls enter ([`TAIL_CALL_OFFSET`]).
+    pub(super) fn prologue(&self, asm: &mut Asm, tail_entry: Option<Label>) {
+        match self.kind {
+            Kind::Main => {
+                asm.push(Reg::R12);
+                asm.mov_rr(Size::Q, Reg::R12, Reg::Rsi);
+            }
+            Kind::TailCalling => asm.push(Reg::R12),
+            Kind::Plain => {}
+        }
         asm.push(Reg::Rbp);
         asm.mov_rr(Size::Q, Reg::Rbp, Reg::Rsp);
+        if let Some(l) = tail_entry {
+            asm.bind(l);
+        }
         if self.stack > 0 {
             asm.alu_ri(AluOp::Sub, Size::Q, Reg::Rsp, self.stack as i32);
         }
@@ -54,16 +103,25 @@ impl Frame {
         }
     }
 
-    /// `pop saved...; mov rsp, rbp; pop rbp; ret`: the body leaves rsp
-    /// where the prologue left it.
-    pub(super) fn epilogue(&self, asm: &mut Asm) {
+    /// Pops what the body's part of the prologue pushed: the callee-saved
+    /// registers and the stack, leaving rsp = rbp.
+    pub(super) fn unwind(&self, asm: &mut Asm) {
         for &r in self.saved.iter().rev() {
             asm.pop(r);
         }
         if self.stack > 0 {
             asm.mov_rr(Size::Q, Reg::Rsp, Reg::Rbp);
         }
+    }
+
+    /// `unwind; pop rbp; [pop r12]; ret`: the body leaves rsp where the
+    /// prologue left it.
+    pub(super) fn epilogue(&self, asm: &mut Asm) {
+        self.unwind(asm);
         asm.pop(Reg::Rbp);
+        if self.kind.has_r12() {
+            asm.pop(Reg::R12);
+        }
         asm.ret();
     }
 }
@@ -74,12 +132,31 @@ mod tests {
 
     #[test]
     fn frame_keeps_rsp_aligned() {
-        for depth in [0, 1, 8, 16, 24, 504, 512] {
-            for saved in [0u16, 1 << 6, 0b11 << 6, 0b111 << 6, 0b1111 << 6] {
-                let f = Frame::new(depth, saved);
-                assert!(f.stack >= depth);
-                assert_eq!((f.stack + 8 * f.saved.len() as u32) % 16, 0);
+        for kind in [Kind::Main, Kind::TailCalling, Kind::Plain] {
+            let entry_pushes = if kind.has_r12() { 16 } else { 8 };
+            for depth in [0, 1, 8, 16, 24, 504, 512] {
+                for saved in [0u16, 1 << 6, 0b11 << 6, 0b111 << 6, 0b1111 << 6] {
+                    let f = Frame::new(kind, depth, saved);
+                    assert!(f.stack >= depth);
+                    // 8 (the return address) + the pushes before rbp's
+                    // value + the stack + the callee-saved pushes.
+                    let total = 8 + entry_pushes + f.stack + 8 * f.saved.len() as u32;
+                    assert_eq!(total % 16, 0, "{kind:?} {depth} {saved:b}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn tail_calls_enter_main_programs_past_the_fixed_prologue() {
+        let mut asm = Asm::new();
+        let entry = asm.new_label();
+        Frame::new(Kind::Main, 64, 1 << 6).prologue(&mut asm, Some(entry));
+        assert_eq!(asm.label_offset(entry), Some(TAIL_CALL_OFFSET));
+        assert_eq!(
+            &asm.bytes()[..TAIL_CALL_OFFSET],
+            // push r12; mov r12, rsi; push rbp; mov rbp, rsp
+            &[0x41, 0x54, 0x49, 0x89, 0xf4, 0x55, 0x48, 0x89, 0xe5]
+        );
     }
 }

@@ -8,15 +8,25 @@
 //!   the callee-saved registers it writes.
 //! - [`emit`](self): one pass over the instructions.
 //!
+//! - [`runtime`](self): what a run passes in ([`RunCtx`], kept in r12),
+//!   where helpers live and what map data the code reads
+//!   ([`Runtime`], [`MapHeader`], [`ArrayLayout`]).
+//!
 //! Jumps are shrunk to rel8 where they fit by re-emitting with the
-//! encoder's [`JumpPlan`] until it stops changing. What this first cut
-//! cannot compile (helper calls, tail calls, `callx`, kfuncs, legacy packet
-//! loads, `lddw` of a subprogram or BTF id) is reported as [`Unsupported`]
-//! so that the caller falls back to the interpreter.
+//! encoder's [`JumpPlan`] until it stops changing. What the backend cannot
+//! compile (a helper the runtime lacks, `callx`, kfuncs, legacy packet
+//! loads, `lddw` of a BTF id) is reported as [`Unsupported`] so that the
+//! caller falls back to the interpreter.
 
 mod emit;
 mod frame;
 mod regs;
+mod runtime;
+
+pub use frame::TAIL_CALL_OFFSET;
+pub use runtime::{
+    ArrayLayout, MAX_TAIL_CALL_CNT, MapHeader, NoRuntime, RunCtx, Runtime, call_subprogram,
+};
 
 use crate::pack::{PackAllocator, ProgMem};
 use crate::x86::{Asm, JumpPlan, Label, X86Error};
@@ -31,23 +41,21 @@ const MAX_PASSES: usize = 16;
 /// Why a program was not compiled.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Reason {
-    /// A helper call (by id): not compiled yet.
-    #[error("helper call {0} is not compiled yet")]
+    /// A call of a helper (by id) the runtime has no native entry for.
+    #[error("helper {0} has no native entry")]
     HelperCall(i32),
-    /// `bpf_tail_call`: not compiled yet.
-    #[error("bpf_tail_call is not compiled yet")]
-    TailCall,
     /// A kfunc call (by BTF id): no rxdp engine runs them.
     #[error("kfunc call {0} is not supported")]
     Kfunc(i32),
-    /// `callx`: not compiled yet.
-    #[error("callx is not compiled yet")]
+    /// `callx` (a call through a register): not compiled.
+    #[error("callx is not compiled")]
     Callx,
-    /// `ld_abs` / `ld_ind`: not compiled yet.
-    #[error("legacy packet load (ld_abs/ld_ind) is not compiled yet")]
+    /// `ld_abs` / `ld_ind` (socket filters' packet loads, which XDP
+    /// programs cannot use): not compiled.
+    #[error("legacy packet load (ld_abs/ld_ind) is not compiled")]
     LegacyPacketLoad,
     /// A `lddw` whose pseudo form the fixup layer left in place.
-    #[error("lddw of {0:?} is not compiled yet")]
+    #[error("lddw of {0:?} is not compiled")]
     PseudoLddw(Pseudo),
     /// A jump or call target outside the program (the verifier rules it
     /// out; kept as a value rather than a panic).
@@ -84,6 +92,8 @@ pub struct JitImage {
     code: Vec<u8>,
     /// Native offset of each BPF slot's code.
     insn_offsets: Vec<u32>,
+    /// Addresses of the subprograms the program names as callbacks.
+    callbacks: Vec<u64>,
 }
 
 impl JitImage {
@@ -94,14 +104,30 @@ impl JitImage {
     /// `ctx` must point to a valid native context of the program type the
     /// program was verified for (for XDP an `rxdp_xdp::XdpContext`) whose
     /// frame, and any other memory the verifier assumed, the program may
-    /// access as verified, for the whole run.
-    pub unsafe fn run(&self, ctx: *mut u8) -> u64 {
+    /// access as verified, for the whole run. `run` must point to a
+    /// [`RunCtx`] whose `env` is what the helpers of the [`Runtime`] the
+    /// program was compiled with expect, and every map and prog array the
+    /// program reaches (and every program in them) must stay alive for the
+    /// run.
+    pub unsafe fn run(&self, ctx: *mut u8, run: *mut RunCtx) -> u64 {
         // SAFETY: the image is a complete System V function taking the
-        // context in rdi and returning r0 in rax (see `frame`), mapped
-        // read+execute while `self` lives.
-        let f: extern "sysv64" fn(*mut u8) -> u64 =
+        // context in rdi and the run in rsi and returning r0 in rax (see
+        // `frame`), mapped read+execute while `self` lives.
+        let f: extern "sysv64" fn(*mut u8, *mut RunCtx) -> u64 =
             unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
-        f(ctx)
+        f(ctx, run)
+    }
+
+    /// Where tail calls enter this program: what a prog array's entry
+    /// table holds for it (see [`MapHeader`]).
+    pub fn tail_call_entry(&self) -> u64 {
+        self.exec_addr() + TAIL_CALL_OFFSET as u64
+    }
+
+    /// The addresses a `lddw rX, <subprogram>` of this program loads: the
+    /// only values its helpers may call back.
+    pub fn callbacks(&self) -> &[u64] {
+        &self.callbacks
     }
 
     /// Bytes of machine code.
@@ -131,13 +157,20 @@ impl JitImage {
 }
 
 /// Compiles `prog` to x86-64 machine code in the global prog pack
-/// allocator, or says what it cannot compile.
-pub fn compile(prog: &VerifiedProgram) -> Result<JitImage, Unsupported> {
-    let (asm, slots) = layout(prog)?;
-    let insn_offsets = slots
-        .iter()
-        .map(|&l| asm.label_offset(l).unwrap_or_default() as u32)
-        .collect();
+/// allocator, with the helpers and maps of `runtime`, or says what it
+/// cannot compile.
+pub fn compile(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<JitImage, Unsupported> {
+    let out = layout(prog, runtime)?;
+    let asm = out.asm;
+    let offset = |l: Label| asm.label_offset(l).unwrap_or_default();
+    let insn_offsets = out.slots.iter().map(|&l| offset(l) as u32).collect();
+    if offset(out.tail_entry) != TAIL_CALL_OFFSET {
+        return Err(Unsupported::whole(Reason::Encoder(X86Error::Operand {
+            offset: offset(out.tail_entry),
+            what: "the main prologue is not the tail-call prologue",
+        })));
+    }
+    let callback_offsets: Vec<usize> = out.callbacks.iter().map(|&l| offset(l)).collect();
     let mut mem = PackAllocator::global()
         .alloc(asm.len())
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
@@ -146,33 +179,55 @@ pub fn compile(prog: &VerifiedProgram) -> Result<JitImage, Unsupported> {
         .map_err(|e| Unsupported::whole(Reason::Encoder(e)))?;
     mem.copy_in(&code)
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
+    let base = mem.exec_addr();
+    let mut callbacks: Vec<u64> = callback_offsets.iter().map(|&o| base + o as u64).collect();
+    callbacks.sort_unstable();
+    callbacks.dedup();
     Ok(JitImage {
         mem,
         code,
         insn_offsets,
+        callbacks,
     })
+}
+
+/// The code of one emission pass and the labels of interest in it.
+struct Layout {
+    asm: Asm,
+    /// Each slot's start.
+    slots: Vec<Label>,
+    /// Where tail calls enter.
+    tail_entry: Label,
+    /// The subprograms `lddw`s name as callbacks.
+    callbacks: Vec<Label>,
 }
 
 /// Emits `prog` until the jump plan reaches a fixed point (each pass
 /// shrinks the jumps whose rel8 form reaches in the previous layout). The
 /// all-near layout of the first pass always fits, so that is the fallback
 /// should the plans not settle.
-fn layout(prog: &VerifiedProgram) -> Result<(Asm, Vec<Label>), Unsupported> {
+fn layout(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<Layout, Unsupported> {
     let encoder = |e| Unsupported::whole(Reason::Encoder(e));
-    let pass = |plan: JumpPlan| -> Result<(Asm, Vec<Label>), Unsupported> {
-        let mut e = emit::Emitter::new(prog, plan);
+    let pass = |plan: JumpPlan| -> Result<Layout, Unsupported> {
+        let mut e = emit::Emitter::new(prog, runtime, plan);
         e.emit()?;
-        match e.asm.error() {
-            Some(err) => Err(encoder(err.clone())),
-            None => Ok((e.asm, e.slot)),
+        if let Some(err) = e.asm.error() {
+            return Err(encoder(err.clone()));
         }
+        let callbacks = e.callbacks();
+        Ok(Layout {
+            asm: e.asm,
+            slots: e.slot,
+            tail_entry: e.tail_entry,
+            callbacks,
+        })
     };
     let mut plan = JumpPlan::default();
     for _ in 0..MAX_PASSES {
-        let (asm, slots) = pass(plan.clone())?;
-        let next = asm.relax().map_err(encoder)?;
+        let out = pass(plan.clone())?;
+        let next = out.asm.relax().map_err(encoder)?;
         if next == plan {
-            return Ok((asm, slots));
+            return Ok(out);
         }
         plan = next;
     }

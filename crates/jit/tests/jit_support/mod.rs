@@ -5,7 +5,7 @@
 
 use rxdp_interp::{Env, HelperCtx, HelperError, Interpreter, Region, RegionKind, Stack};
 use rxdp_isa::{Insn, Pseudo, Reg};
-use rxdp_jit::x86_64::{JitImage, compile};
+use rxdp_jit::x86_64::{JitImage, NoRuntime, RunCtx, compile};
 use rxdp_verifier::{Stats, SubprogInfo, VerifiedProgram, check_structure};
 
 /// One block of writable memory, `r1` on entry; no helpers.
@@ -75,7 +75,7 @@ pub fn agree(insns: Vec<Insn>, mem: &[u8], what: &str) -> (u64, Vec<u8>) {
     // SAFETY: the program only touches its stack and `mem` (the
     // interpreter's checked run above did the same accesses without a
     // fault), and `got_mem` has `mem`'s length.
-    let got = unsafe { img.run(got_mem.as_mut_ptr()) };
+    let got = unsafe { img.run(got_mem.as_mut_ptr(), &mut RunCtx::new(std::ptr::null_mut())) };
     if got != want || got_mem != env.mem {
         panic!(
             "{what}: interpreter r0 {want:#x}, JIT r0 {got:#x}\ninterpreter mem {:x?}\nJIT mem         {:x?}\n{}",
@@ -89,7 +89,7 @@ pub fn agree(insns: Vec<Insn>, mem: &[u8], what: &str) -> (u64, Vec<u8>) {
 
 /// Compiles hand-written instructions.
 pub fn jit(insns: Vec<Insn>) -> JitImage {
-    compile(&raw_program(insns)).expect("the JIT compiles the program")
+    compile(&raw_program(insns), &NoRuntime).expect("the JIT compiles the program")
 }
 
 /// The image's disassembly, one instruction a line.

@@ -44,12 +44,14 @@ pub mod trace;
 
 use crate::ctx::XdpContext;
 use crate::maps::{MapRef, MapTable};
+use crate::native::{NativeHelper, call_helper as call_native};
+use crate::program::Code;
 use env::Prandom;
 use mem::{ArgCheck, Dir};
-use rxdp_interp::Interpreter;
 use rxdp_interp::{Env, HelperCtx, HelperError, Region, RegionKind, TailCallSlot, TailTarget};
 use rxdp_isa::helper_id as hid;
 use rxdp_isa::{CallKind, Insn};
+use rxdp_jit::x86_64::RunCtx;
 use std::sync::Arc;
 
 pub use env::{Clock, Device, Devices, EventSink, HelperEnv, PerfEvent, RecordingSink};
@@ -74,6 +76,9 @@ pub struct Helper {
     pub name: &'static str,
     /// The implementation.
     pub func: HelperFn,
+    /// Its entry for compiled code, which runs `func` (see
+    /// [`crate::native`]).
+    pub native: NativeHelper,
 }
 
 impl core::fmt::Debug for Helper {
@@ -82,125 +87,145 @@ impl core::fmt::Debug for Helper {
     }
 }
 
-const fn h(id: i32, name: &'static str, func: HelperFn) -> Helper {
-    Helper {
-        id: id as u32,
-        name,
-        func,
-    }
+/// A [`Helper`] with its native entry: a function of its own per helper,
+/// so that compiled code calls it directly.
+macro_rules! h {
+    ($id:expr, $name:expr, $func:path $(,)?) => {
+        Helper {
+            id: $id as u32,
+            name: $name,
+            func: $func,
+            native: {
+                unsafe extern "sysv64" fn native(
+                    r1: u64,
+                    r2: u64,
+                    r3: u64,
+                    r4: u64,
+                    r5: u64,
+                    run: *mut RunCtx,
+                ) -> u64 {
+                    // SAFETY: only compiled code calls this entry, with the
+                    // run its runner started (`native::call_helper`'s
+                    // contract).
+                    unsafe { call_native($id as u32, $func, [r1, r2, r3, r4, r5], run) }
+                }
+                native
+            },
+        }
+    };
 }
 
 /// Every helper rxdp implements for XDP programs.
 pub const HELPERS: &[Helper] = &[
-    h(
+    h!(
         hid::MAP_LOOKUP_ELEM,
         "bpf_map_lookup_elem",
         map::lookup_elem,
     ),
-    h(
+    h!(
         hid::MAP_UPDATE_ELEM,
         "bpf_map_update_elem",
         map::update_elem,
     ),
-    h(
+    h!(
         hid::MAP_DELETE_ELEM,
         "bpf_map_delete_elem",
         map::delete_elem,
     ),
-    h(hid::MAP_PUSH_ELEM, "bpf_map_push_elem", map::push_elem),
-    h(hid::MAP_POP_ELEM, "bpf_map_pop_elem", map::pop_elem),
-    h(hid::MAP_PEEK_ELEM, "bpf_map_peek_elem", map::peek_elem),
-    h(
+    h!(hid::MAP_PUSH_ELEM, "bpf_map_push_elem", map::push_elem),
+    h!(hid::MAP_POP_ELEM, "bpf_map_pop_elem", map::pop_elem),
+    h!(hid::MAP_PEEK_ELEM, "bpf_map_peek_elem", map::peek_elem),
+    h!(
         hid::MAP_LOOKUP_PERCPU_ELEM,
         "bpf_map_lookup_percpu_elem",
         map::lookup_percpu_elem,
     ),
-    h(hid::KTIME_GET_NS, "bpf_ktime_get_ns", time::ktime_get_ns),
-    h(
+    h!(hid::KTIME_GET_NS, "bpf_ktime_get_ns", time::ktime_get_ns),
+    h!(
         hid::KTIME_GET_BOOT_NS,
         "bpf_ktime_get_boot_ns",
         time::ktime_get_boot_ns,
     ),
-    h(hid::JIFFIES64, "bpf_jiffies64", time::jiffies64),
-    h(
+    h!(hid::JIFFIES64, "bpf_jiffies64", time::jiffies64),
+    h!(
         hid::GET_PRANDOM_U32,
         "bpf_get_prandom_u32",
         time::get_prandom_u32,
     ),
-    h(
+    h!(
         hid::GET_SMP_PROCESSOR_ID,
         "bpf_get_smp_processor_id",
         time::get_smp_processor_id,
     ),
-    h(
+    h!(
         hid::GET_NUMA_NODE_ID,
         "bpf_get_numa_node_id",
         time::get_numa_node_id,
     ),
-    h(
+    h!(
         hid::XDP_ADJUST_HEAD,
         "bpf_xdp_adjust_head",
         packet::adjust_head,
     ),
-    h(
+    h!(
         hid::XDP_ADJUST_META,
         "bpf_xdp_adjust_meta",
         packet::adjust_meta,
     ),
-    h(
+    h!(
         hid::XDP_ADJUST_TAIL,
         "bpf_xdp_adjust_tail",
         packet::adjust_tail,
     ),
-    h(
+    h!(
         hid::XDP_GET_BUFF_LEN,
         "bpf_xdp_get_buff_len",
         packet::get_buff_len,
     ),
-    h(
+    h!(
         hid::XDP_LOAD_BYTES,
         "bpf_xdp_load_bytes",
         packet::load_bytes,
     ),
-    h(
+    h!(
         hid::XDP_STORE_BYTES,
         "bpf_xdp_store_bytes",
         packet::store_bytes,
     ),
-    h(hid::CSUM_DIFF, "bpf_csum_diff", csum::csum_diff),
-    h(hid::REDIRECT, "bpf_redirect", redirect::redirect),
-    h(
+    h!(hid::CSUM_DIFF, "bpf_csum_diff", csum::csum_diff),
+    h!(hid::REDIRECT, "bpf_redirect", redirect::redirect),
+    h!(
         hid::REDIRECT_MAP,
         "bpf_redirect_map",
         redirect::redirect_map,
     ),
-    h(hid::TRACE_PRINTK, "bpf_trace_printk", trace::trace_printk),
-    h(hid::SNPRINTF, "bpf_snprintf", trace::snprintf),
-    h(hid::CHECK_MTU, "bpf_check_mtu", fib::check_mtu),
-    h(hid::FIB_LOOKUP, "bpf_fib_lookup", fib::fib_lookup),
-    h(hid::TAIL_CALL, "bpf_tail_call", callback::tail_call),
-    h(hid::RINGBUF_OUTPUT, "bpf_ringbuf_output", ringbuf::output),
-    h(
+    h!(hid::TRACE_PRINTK, "bpf_trace_printk", trace::trace_printk),
+    h!(hid::SNPRINTF, "bpf_snprintf", trace::snprintf),
+    h!(hid::CHECK_MTU, "bpf_check_mtu", fib::check_mtu),
+    h!(hid::FIB_LOOKUP, "bpf_fib_lookup", fib::fib_lookup),
+    h!(hid::TAIL_CALL, "bpf_tail_call", callback::tail_call),
+    h!(hid::RINGBUF_OUTPUT, "bpf_ringbuf_output", ringbuf::output),
+    h!(
         hid::RINGBUF_RESERVE,
         "bpf_ringbuf_reserve",
         ringbuf::reserve,
     ),
-    h(hid::RINGBUF_SUBMIT, "bpf_ringbuf_submit", ringbuf::submit),
-    h(
+    h!(hid::RINGBUF_SUBMIT, "bpf_ringbuf_submit", ringbuf::submit),
+    h!(
         hid::RINGBUF_DISCARD,
         "bpf_ringbuf_discard",
         ringbuf::discard,
     ),
-    h(hid::RINGBUF_QUERY, "bpf_ringbuf_query", ringbuf::query),
-    h(
+    h!(hid::RINGBUF_QUERY, "bpf_ringbuf_query", ringbuf::query),
+    h!(
         hid::PERF_EVENT_OUTPUT,
         "bpf_perf_event_output",
         perf::perf_event_output,
     ),
-    h(hid::SPIN_LOCK, "bpf_spin_lock", lock::spin_lock),
-    h(hid::SPIN_UNLOCK, "bpf_spin_unlock", lock::spin_unlock),
-    h(hid::LOOP, "bpf_loop", callback::bpf_loop),
-    h(
+    h!(hid::SPIN_LOCK, "bpf_spin_lock", lock::spin_lock),
+    h!(hid::SPIN_UNLOCK, "bpf_spin_unlock", lock::spin_unlock),
+    h!(hid::LOOP, "bpf_loop", callback::bpf_loop),
+    h!(
         hid::FOR_EACH_MAP_ELEM,
         "bpf_for_each_map_elem",
         callback::for_each_map_elem,
@@ -269,6 +294,9 @@ pub struct RunState {
     /// index). Pushed only together with a grant of the record, in
     /// environments that track grants.
     pub(crate) reserved: Vec<(u64, usize)>,
+    /// The first helper failure of a run of compiled code: the helper's
+    /// id and the error (see [`crate::native`]).
+    pub(crate) native_fault: Option<(u32, HelperError)>,
 }
 
 impl RunState {
@@ -281,7 +309,15 @@ impl RunState {
             prandom: Prandom::new(world.prandom, cpu),
             kept: Vec::new(),
             reserved: Vec::new(),
+            native_fault: None,
         }
+    }
+
+    /// Records a helper failure in a run of compiled code, unless one
+    /// came first.
+    #[cold]
+    pub(crate) fn record_native_fault(&mut self, id: u32, error: HelperError) {
+        self.native_fault.get_or_insert((id, error));
     }
 
     /// Clears what one run leaves behind, before the next one.
@@ -610,9 +646,9 @@ unsafe impl Env for XdpEnv<'_> {
         let Some(p) = m.map.prog_at(index) else {
             return Ok(TailCallSlot::Empty);
         };
-        let interp = p
+        let code = p
             .prog
-            .downcast_ref::<Interpreter>()
+            .downcast_ref::<Code>()
             .ok_or_else(|| HelperError::Failed {
                 id,
                 reason: format!(
@@ -623,7 +659,7 @@ unsafe impl Env for XdpEnv<'_> {
         // The prog array keeps the program alive until a grace period
         // after it leaves the array, which is after this run (the `Env`
         // contract).
-        Ok(TailCallSlot::Prog(TailTarget::new(interp)))
+        Ok(TailCallSlot::Prog(TailTarget::new(&code.interp)))
     }
 
     fn regions(&self, out: &mut Vec<Region>) {

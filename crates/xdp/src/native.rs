@@ -1,0 +1,125 @@
+//! The XDP program type's side of the JIT: the [`Runtime`] programs are
+//! compiled against, the native entries of the helpers, callbacks run
+//! from compiled code, and helper failures.
+//!
+//! Compiled code calls a helper's native entry ([`Helper::native`]) with
+//! `r1..r5` and the run's [`RunCtx`], whose `env` is the runner's
+//! [`XdpEnv`]. The entry runs the same helper function the interpreter
+//! calls, with a [`HelperCtx::native`] whose callbacks are calls of
+//! compiled code ([`rxdp_jit::x86_64::call_subprogram`]).
+//!
+//! A helper that fails (an error the verifier cannot rule out, such as a
+//! `bpf_trace_printk` string no check proved readable) cannot stop
+//! compiled code in its tracks: its entry records the first failure in the
+//! run state and returns 0, which every helper prototype allows, and the
+//! runner reports the run as faulted at the program's first call of that
+//! helper once the code returns, discarding what it computed.
+//!
+//! [`Helper::native`]: crate::helpers::Helper::native
+
+use crate::helpers::{HELPERS, HelperFn, XdpEnv};
+use crate::maps::MapTable;
+use rxdp_interp::{Fault, HelperCtx, HelperError, NativeCaller};
+use rxdp_jit::x86_64::{ArrayLayout, RunCtx, Runtime, call_subprogram};
+use rxdp_maps::{ArrayMap, map_type};
+
+/// A helper's native entry, what compiled code calls:
+/// `(r1, r2, r3, r4, r5, run) -> r0`.
+pub type NativeHelper = unsafe extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
+
+/// Runs helper `f` (id `id`) for compiled code: the body of every
+/// [`NativeHelper`].
+///
+/// # Safety
+///
+/// `run` must be the [`RunCtx`] of a run the runner started, its `env`
+/// the runner's [`XdpEnv`], which nothing else references while compiled
+/// code runs, and `args` what a verified program passes the helper.
+#[inline(always)]
+pub(crate) unsafe fn call_helper(id: u32, f: HelperFn, args: [u64; 5], run: *mut RunCtx) -> u64 {
+    // SAFETY: per the contract, `env` is the runner's environment and the
+    // only live path to it is this one (a helper that ran the callback we
+    // are in handed its own borrow over; see `JitCaller::call`).
+    let env = unsafe { &mut *(*run).env.cast::<XdpEnv<'_>>() };
+    let mut caller = JitCaller { run };
+    let mut hc = HelperCtx::native(&mut caller);
+    match f(env, &args, &mut hc) {
+        Ok(r0) => r0,
+        Err(e) => {
+            env.run.record_native_fault(id, e);
+            0
+        }
+    }
+}
+
+/// Runs callbacks of compiled code for a helper.
+struct JitCaller {
+    run: *mut RunCtx,
+}
+
+impl<'a> NativeCaller<XdpEnv<'a>> for JitCaller {
+    unsafe fn call(
+        &mut self,
+        env: &mut XdpEnv<'a>,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, Fault> {
+        // SAFETY: `run` is the live run (see `call_helper`). The callback's
+        // helpers reach the environment through `run.env`, so it is set to
+        // the helper's own borrow for the call and restored after. `func`
+        // is a value the program loaded with `lddw rX, <subprogram>` and
+        // passed as the helper's callback, which the verifier proved (the
+        // JIT loads the subprogram's code address there), and the caller
+        // vouches for `args`.
+        unsafe {
+            let saved = (*self.run).env;
+            (*self.run).env = core::ptr::from_mut(env).cast();
+            let r0 = call_subprogram(func, self.run, args);
+            (*self.run).env = saved;
+            Ok(r0)
+        }
+    }
+}
+
+/// What XDP programs are compiled against: the helpers' native entries and
+/// the program's arrays.
+pub(crate) struct XdpRuntime<'m> {
+    pub(crate) maps: &'m MapTable,
+}
+
+impl Runtime for XdpRuntime<'_> {
+    fn helper(&self, id: u32) -> Option<u64> {
+        HELPERS
+            .iter()
+            .find(|h| h.id == id)
+            .map(|h| h.native as usize as u64)
+    }
+
+    fn array(&self, index: u32) -> Option<ArrayLayout> {
+        let m = self.maps.get(index as usize)?;
+        let def = m.map.def();
+        if def.map_type != map_type::ARRAY {
+            return None;
+        }
+        let array = m.map.as_any().downcast_ref::<ArrayMap>()?;
+        Some(ArrayLayout {
+            values: array.plane_base(0)? as u64,
+            stride: u32::try_from(array.elem_size()).ok()?,
+            max_entries: def.max_entries,
+        })
+    }
+}
+
+/// The fault of a run whose helper `id` failed with `error`, at the first
+/// call of that helper in `insns`.
+pub(crate) fn helper_fault(insns: &[rxdp_isa::Insn], id: u32, error: HelperError) -> Fault {
+    let call = rxdp_isa::Insn::Call(rxdp_isa::CallKind::Helper(id as i32));
+    let pc = insns.iter().position(|i| *i == call).unwrap_or(0);
+    match error {
+        HelperError::Callback(fault) => *fault,
+        e => Fault {
+            pc,
+            kind: rxdp_interp::FaultKind::Helper(e),
+        },
+    }
+}
