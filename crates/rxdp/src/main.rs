@@ -4,6 +4,7 @@ mod cmd;
 mod error;
 mod events;
 mod input;
+mod jited;
 mod load;
 mod mapdump;
 mod vlog;

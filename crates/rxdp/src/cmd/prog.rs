@@ -3,6 +3,10 @@
 //! each XDP program also shows what verifying it cost
 //! (`verified_insns`, as `bpftool prog show` reports it, and its stack).
 //! A verifier rejection prints the log and exits 1 after the listing.
+//! After the programs comes the executable memory the loaded programs'
+//! native code takes (prog packs, bytes used and free).
+//!
+//! `rxdp prog dump` is in [`super::prog_dump`].
 
 use crate::error::{CliError, CliResult, program, usage};
 use crate::input::hex;
@@ -10,6 +14,7 @@ use crate::vlog::{VerifierArgs, print_rejection_log, rejection, with_newline};
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use rxdp_isa::{Insn, Pseudo};
+use rxdp_jit::pack::{PACK_SIZE, PackAllocator, PackUsage};
 use rxdp_object::{Object, Program};
 use rxdp_xdp::{ObjectLoadError, ObjectOpts, XdpObject};
 use std::collections::BTreeSet;
@@ -29,6 +34,9 @@ pub(crate) enum ProgCommand {
         #[command(flatten)]
         verifier: VerifierArgs,
     },
+    /// Print a program's code: after fixup (--xlated) or the JIT's x86-64
+    /// code, under the BPF instruction each block came from (--jited).
+    Dump(super::prog_dump::DumpArgs),
 }
 
 /// What loading the object said about one program.
@@ -48,8 +56,13 @@ enum Verdict {
 /// verifier found, printing the verifier's logs on stderr. A load that
 /// failed for another reason than a program (a map) is reported for no
 /// program; an XDP program the load did not reach is absent. The status
-/// is 1 (already reported) for a verifier rejection.
-fn verdicts(obj: &Object, opts: rxdp_verifier::Options) -> (Vec<(String, Verdict)>, CliResult) {
+/// is 1 (already reported) for a verifier rejection. Also what the
+/// loaded programs' native code takes of executable memory, measured
+/// while they are loaded.
+fn verdicts(
+    obj: &Object,
+    opts: rxdp_verifier::Options,
+) -> (Vec<(String, Verdict)>, PackUsage, CliResult) {
     let opts = ObjectOpts {
         verifier: opts,
         ..ObjectOpts::default()
@@ -70,7 +83,7 @@ fn verdicts(obj: &Object, opts: rxdp_verifier::Options) -> (Vec<(String, Verdict
                     (n.to_string(), verdict)
                 })
                 .collect();
-            (v, Ok(()))
+            (v, PackAllocator::global().usage(), Ok(()))
         }
         Err(e) => {
             let named = match &e {
@@ -92,7 +105,7 @@ fn verdicts(obj: &Object, opts: rxdp_verifier::Options) -> (Vec<(String, Verdict
                 .map(|n| (n, Verdict::NotLoaded(reason)))
                 .into_iter()
                 .collect();
-            (v, status)
+            (v, PackAllocator::global().usage(), status)
         }
     }
 }
@@ -105,6 +118,7 @@ pub(crate) fn run(cmd: ProgCommand) -> CliResult {
             json,
             verifier,
         } => list(&object, json, verifier.options(0)),
+        ProgCommand::Dump(a) => super::prog_dump::run(a),
     }
 }
 
@@ -132,7 +146,7 @@ fn read_object(path: &PathBuf) -> CliResult<Object> {
 
 fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
     let obj = read_object(path)?;
-    let (verdicts, status) = verdicts(&obj, opts);
+    let (verdicts, usage, status) = verdicts(&obj, opts);
     let verdict = |name: &str| verdicts.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let map_name = |i: &usize| {
         obj.maps
@@ -190,7 +204,12 @@ fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
             .collect();
         println!(
             "{}",
-            serde_json::json!({"license": obj.license, "programs": progs, "maps": maps})
+            serde_json::json!({
+                "license": obj.license,
+                "programs": progs,
+                "executable_memory": usage_json(&usage),
+                "maps": maps,
+            })
         );
         return status;
     }
@@ -235,6 +254,7 @@ fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
             None => {}
         }
     }
+    println!("executable memory: {}", usage_text(&usage));
     println!("maps:");
     for m in &obj.maps {
         println!(
@@ -253,4 +273,42 @@ fn list(path: &PathBuf, json: bool, opts: rxdp_verifier::Options) -> CliResult {
     }
     println!("license: {}", obj.license);
     status
+}
+
+/// `usage` in a line: packs and their size, bytes used and free, and the
+/// mappings of programs too large for a pack, if any.
+fn usage_text(u: &PackUsage) -> String {
+    let mut s = format!(
+        "{} pack{} of {} KiB, {} B used, {} B free",
+        u.packs,
+        if u.packs == 1 { "" } else { "s" },
+        PACK_SIZE / 1024,
+        u.bytes_used,
+        u.bytes_free
+    );
+    if u.hugetlb_packs > 0 {
+        s += &format!(" ({} on hugetlb pages)", u.hugetlb_packs);
+    }
+    if u.dedicated > 0 {
+        s += &format!(
+            ", {} dedicated mapping{} of {} B",
+            u.dedicated,
+            if u.dedicated == 1 { "" } else { "s" },
+            u.dedicated_bytes
+        );
+    }
+    s
+}
+
+/// `usage` as JSON.
+fn usage_json(u: &PackUsage) -> serde_json::Value {
+    serde_json::json!({
+        "packs": u.packs,
+        "pack_size": PACK_SIZE,
+        "bytes_used": u.bytes_used,
+        "bytes_free": u.bytes_free,
+        "hugetlb_packs": u.hugetlb_packs,
+        "dedicated": u.dedicated,
+        "dedicated_bytes": u.dedicated_bytes,
+    })
 }

@@ -1,11 +1,14 @@
 //! `rxdp test-run`: the counterpart of BPF_PROG_TEST_RUN.
 
+use crate::cmd::prog_dump::chosen;
 use crate::error::{CliResult, program, usage};
 use crate::events::PrintSink;
 use crate::input::{hex, read_packet};
+use crate::jited::{jited, not_jited_json};
 use crate::load::{load, read_setup};
 use crate::mapdump::{map_dump_json, print_map_dump};
 use crate::vlog::{VerifierArgs, print_rejection_log, with_newline};
+use anyhow::anyhow;
 use clap::ValueEnum;
 use rxdp_xdp::helpers::{EventSink, HelperEnv};
 use rxdp_xdp::{Engine, TestRunOpts};
@@ -77,6 +80,11 @@ pub(crate) struct Args {
     /// runs native code.
     #[arg(long, value_enum, default_value_t = RunEngineArg::Interp)]
     engine: RunEngineArg,
+    /// With `--engine jit`: print the native code first, as `prog dump
+    /// --jited` does, on stderr (with `--json`, in the output's `jited`
+    /// field).
+    #[arg(long)]
+    disasm: bool,
     /// How the verifier checks the program.
     #[command(flatten)]
     verifier: VerifierArgs,
@@ -87,6 +95,12 @@ pub(crate) struct Args {
 
 /// Runs `rxdp test-run`.
 pub(crate) fn run(a: Args) -> CliResult {
+    if a.disasm && !matches!(a.engine, RunEngineArg::Jit) {
+        return Err(usage(anyhow!(
+            "--disasm prints the JIT's code: it needs --engine jit (for the \
+             instructions the interpreters run, see `rxdp prog dump --xlated`)"
+        )));
+    }
     let packet = read_packet(a.data.as_deref(), a.data_file.as_deref())?;
     if let Err(e) = rxdp_xdp::XdpBuff::new(&packet, 1, 0) {
         return Err(usage(e));
@@ -97,6 +111,16 @@ pub(crate) fn run(a: Args) -> CliResult {
     // The log of an accepted program (the statistics at level 1) goes to
     // stderr, away from the run's output.
     eprint!("{}", with_newline(loaded.program().verifier_log()));
+    // The native code, before the run (on stderr, away from its output).
+    let jited = a.disasm.then(|| {
+        let t = chosen(&a.file, &loaded);
+        jited(&t.name, t.prog, t.obj).map_err(|why| (t.name.clone(), why))
+    });
+    if !a.json
+        && let Some(Ok(d)) = &jited
+    {
+        eprint!("{}", d.text(false));
+    }
     let mut engine = Engine::from(a.engine);
     if engine == Engine::Jit
         && let Some(why) = loaded.program().jit_fallback()
@@ -128,6 +152,11 @@ pub(crate) fn run(a: Args) -> CliResult {
         });
         if a.map_dump {
             v["maps"] = map_dump_json(loaded.maps()).map_err(program)?;
+        }
+        match &jited {
+            Some(Ok(d)) => v["jited"] = d.json(),
+            Some(Err((name, why))) => v["jited"] = not_jited_json(name, why),
+            None => {}
         }
         println!("{v}");
     } else {
