@@ -57,3 +57,28 @@ fn load_reason(e: LoadError) -> Unavailable {
     };
     Unavailable { reason }
 }
+
+/// The helper, as `NAME#ID`, that a failed program load names in "program
+/// of this type cannot use helper NAME#ID": the running kernel does not
+/// offer it to XDP programs (kernels differ in what `xdp_func_proto`
+/// hands out; some builds refuse `bpf_xdp_adjust_meta`). Tests comparing
+/// with the kernel skip such a program and say so, rather than fail.
+pub fn unavailable_helper(load_error: &str) -> Option<&str> {
+    const MARK: &str = "program of this type cannot use helper ";
+    let at = load_error.find(MARK)? + MARK.len();
+    load_error[at..].split_whitespace().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refused_helper_is_read_off_the_log() {
+        let log = "14: (85) call bpf_xdp_adjust_meta#54\n\
+                   program of this type cannot use helper bpf_xdp_adjust_meta#54\n\
+                   processed 14 insns";
+        assert_eq!(unavailable_helper(log), Some("bpf_xdp_adjust_meta#54"));
+        assert_eq!(unavailable_helper("R1 invalid mem access"), None);
+    }
+}

@@ -19,7 +19,7 @@
 
 use crate::helpers::{HELPERS, HelperFn, XdpEnv};
 use crate::maps::MapTable;
-use rxdp_interp::{Fault, HelperCtx, HelperError, NativeCaller};
+use rxdp_interp::{Fault, HelperCtx, HelperError, NativeCaller, Region, RegionKind};
 use rxdp_jit::x86_64::{ArrayLayout, RunCtx, Runtime, call_subprogram};
 use rxdp_maps::{ArrayMap, map_type};
 
@@ -41,6 +41,16 @@ pub(crate) unsafe fn call_helper(id: u32, f: HelperFn, args: [u64; 5], run: *mut
     // only live path to it is this one (a helper that ran the callback we
     // are in handed its own borrow over; see `JitCaller::call`).
     let env = unsafe { &mut *(*run).env.cast::<XdpEnv<'_>>() };
+    // The program's stack is the native stack between this frame and
+    // where the runner called the code: what helpers following pointers
+    // no verifier proved (format strings) may read of it.
+    let here = core::ptr::from_ref(&run).addr() as u64;
+    env.args.stack = Some(Region {
+        start: here,
+        len: env.native_stack_top.saturating_sub(here),
+        writable: true,
+        kind: RegionKind::Stack,
+    });
     let mut caller = JitCaller { run };
     let mut hc = HelperCtx::native(&mut caller);
     match f(env, &args, &mut hc) {

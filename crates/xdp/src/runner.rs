@@ -161,6 +161,8 @@ impl<'p> XdpRunner<'p> {
     #[inline(always)]
     fn run_native(&mut self, image: &JitImage, ctx: *mut XdpContext) -> Result<u64, Fault> {
         let mut run = RunCtx::new(core::ptr::from_mut(&mut self.env).cast());
+        // The code's frames lie below this one's locals.
+        self.env.native_stack_top = core::ptr::from_ref(&run).addr() as u64;
         // SAFETY: as for the fast interpreter: the verifier proved the
         // program safe for XDP and the JIT compiled what it verified, with
         // the XDP runtime whose helpers expect `run.env` to be this

@@ -368,6 +368,9 @@ pub struct XdpEnv<'a> {
     /// Whether [`XdpEnv::grant`] records what it grants (see
     /// [`tracks_grants`]).
     track_grants: bool,
+    /// In a run of compiled code, an address just above the native stack
+    /// the code uses (see [`crate::native`]).
+    pub(crate) native_stack_top: u64,
 }
 
 /// Whether runs of `insns` need the list of the memory helpers granted
@@ -422,6 +425,7 @@ impl<'a> XdpEnv<'a> {
             world,
             args,
             track_grants,
+            native_stack_top: 0,
         }
     }
 
