@@ -32,6 +32,8 @@ pub mod errno {
     pub const EOVERFLOW: i32 = 75;
     /// `EBADF`: not a valid file descriptor (handle).
     pub const EBADF: i32 = 9;
+    /// Bad address.
+    pub const EFAULT: i32 = 14;
     /// `ENOSPC`: no space left (a full ring buffer).
     pub const ENOSPC: i32 = 28;
     /// `ENOTSUPP`: the kernel-internal "not supported" (include/linux/errno.h),
@@ -183,6 +185,11 @@ pub enum MapError {
     /// than a bad definition: the message says what.
     #[error("{0}")]
     Invalid(&'static str),
+    /// Generated code that jumps directly through a prog array slot could
+    /// not be patched to follow an update (`-EFAULT`); the update itself
+    /// took place, and those sites fall through as for an empty slot.
+    #[error("patching direct tail calls: {0}")]
+    TextPoke(String),
     /// A delete at an index past the end of an array-shaped map that
     /// answers `-EINVAL` there (devmap, cpumap, xskmap).
     #[error("index {index} out of range (max_entries {max_entries})")]
@@ -273,6 +280,7 @@ impl MapError {
             Self::NoSpace { .. } => ENOSPC,
             Self::BadHandle { .. } => EBADF,
             Self::NoSuchCpu { .. } => ENODEV,
+            Self::TextPoke(_) => EFAULT,
             Self::QueueTooLarge { .. } => EOVERFLOW,
             Self::RingFull => EAGAIN,
             Self::DefNotSupported { .. } | Self::NotSupp => ENOTSUPP,

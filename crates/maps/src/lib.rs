@@ -89,7 +89,7 @@ pub use lpm_trie::LpmTrie;
 pub use map::{Map, ProgRef};
 pub use map_in_map::MapInMap;
 pub use perf_event_array::PerfEventArray;
-pub use prog_array::ProgArray;
+pub use prog_array::{PokeTracker, ProgArray};
 pub use queue_stack::QueueStack;
 pub use registry::Registry;
 pub use ringbuf::{Ring, RingBuf};

@@ -19,6 +19,14 @@
 //! kernel's JIT reads `array->ptrs[index]`. An update stores the new entry
 //! with release ordering after the program is in place.
 //!
+//! Generated code may also jump to a slot's program directly, where the
+//! verifier proved the array and the key constant: such code registers a
+//! [`PokeTracker`] with [`ProgArray::track`] and is told of every change
+//! of the slots (the kernel's `map_poke_track` / `map_poke_run`), with
+//! updates serialised by one mutex so that its patches happen in update
+//! order. Readers never take that mutex: a tracker may wait for a grace
+//! period while patching.
+//!
 //! A program replaced or removed stays alive until a grace period of the
 //! map's domain has passed ([`rxdp_rcu::Domain::defer`]), so a worker in
 //! the middle of a tail call into it, or generated code jumping to it
@@ -26,7 +34,7 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use rxdp_rcu::Domain;
 
@@ -36,14 +44,34 @@ use crate::flags::{BPF_ANY, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 use crate::map::{Map, ProgRef};
 use crate::map_type;
 
+/// Generated code that jumps directly to the programs of some slots of a
+/// prog array (the kernel's poke descriptors), told of every change.
+pub trait PokeTracker: Send + Sync {
+    /// Slot `index` of `array` changes from tail-call entry `old` to `new`
+    /// (0 for an empty slot or a program without native code). Called in
+    /// update order, before a replaced program is released; a tracker
+    /// may wait for a grace period of `array.domain()` here.
+    fn poke(&self, array: &ProgArray, index: u32, old: u64, new: u64) -> Result<(), String>;
+}
+
 /// A prog array.
-#[derive(Debug)]
 pub struct ProgArray {
     def: MapDef,
     domain: Arc<Domain>,
     progs: RwLock<Vec<Option<ProgRef>>>,
     /// Each slot's tail-call entry, written under `progs`' write lock.
     entries: Box<[AtomicU64]>,
+    /// The code jumping directly through this array; the mutex also
+    /// serialises updates.
+    trackers: Mutex<Vec<Weak<dyn PokeTracker>>>,
+}
+
+impl std::fmt::Debug for ProgArray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProgArray")
+            .field("def", &self.def)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The checks of `fd_array_map_alloc_check` shared by prog arrays and
@@ -116,7 +144,61 @@ impl ProgArray {
             domain: Arc::clone(domain),
             progs: RwLock::new(vec![None; def.max_entries as usize]),
             entries: (0..def.max_entries).map(|_| AtomicU64::new(0)).collect(),
+            trackers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The grace-period domain programs leaving the array are freed in.
+    pub fn domain(&self) -> &Arc<Domain> {
+        &self.domain
+    }
+
+    /// Registers `tracker` and tells it what every filled slot holds now
+    /// (as a change from empty), atomically with respect to updates.
+    pub fn track(&self, tracker: Weak<dyn PokeTracker>) -> Result<(), MapError> {
+        let mut trackers = self.lock_trackers();
+        trackers.retain(|t| t.strong_count() > 0);
+        let result = match tracker.upgrade() {
+            Some(t) => (0..self.def.max_entries)
+                .map(|i| (i, self.entries[i as usize].load(Ordering::Acquire)))
+                .filter(|&(_, e)| e != 0)
+                .try_for_each(|(i, e)| t.poke(self, i, 0, e)),
+            None => Ok(()),
+        };
+        trackers.push(tracker);
+        result.map_err(MapError::TextPoke)
+    }
+
+    fn lock_trackers(&self) -> MutexGuard<'_, Vec<Weak<dyn PokeTracker>>> {
+        self.trackers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces slot `i` (under the update mutex `trackers`): the table
+    /// and the entry first, then the trackers, then the old program is
+    /// released after a grace period. Every tracker is told even when one
+    /// fails; the first failure is returned.
+    fn replace(
+        &self,
+        trackers: &[Weak<dyn PokeTracker>],
+        i: usize,
+        prog: Option<ProgRef>,
+    ) -> (Option<ProgRef>, Result<(), MapError>) {
+        let new = prog.as_ref().map_or(0, |p| p.tail_call_entry);
+        let (old_prog, old) = {
+            let mut progs = self.write();
+            let old = self.entries[i].swap(new, Ordering::AcqRel);
+            (std::mem::replace(&mut progs[i], prog), old)
+        };
+        let mut result = Ok(());
+        if old != new {
+            for t in trackers.iter().filter_map(Weak::upgrade) {
+                let r = t.poke(self, i as u32, old, new);
+                if result.is_ok() {
+                    result = r.map_err(MapError::TextPoke);
+                }
+            }
+        }
+        (old_prog, result)
     }
 
     /// The table compiled tail calls jump through: `max_entries` entry
@@ -135,12 +217,11 @@ impl ProgArray {
             return Err(MapError::BadFlags { flags });
         }
         let i = fd_array_index(&self.def, &index.to_ne_bytes())?;
-        let mut progs = self.write();
-        self.entries[i].store(prog.tail_call_entry, Ordering::Release);
-        let old = progs[i].replace(prog);
-        drop(progs);
+        let trackers = self.lock_trackers();
+        let (old, result) = self.replace(&trackers, i, Some(prog));
+        drop(trackers);
         self.drop_later(old);
-        Ok(())
+        result
     }
 
     /// Empties `index` (`BPF_MAP_DELETE_ELEM`); `-ENOENT` when it was.
@@ -183,15 +264,14 @@ impl Map for ProgArray {
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         let i = fd_array_index(&self.def, key)?;
-        let mut progs = self.write();
-        self.entries[i].store(0, Ordering::Release);
-        let old = progs[i].take();
-        drop(progs);
-        if old.is_none() {
+        let trackers = self.lock_trackers();
+        if self.read()[i].is_none() {
             return Err(MapError::NoEntry);
         }
+        let (old, result) = self.replace(&trackers, i, None);
+        drop(trackers);
         self.drop_later(old);
-        Ok(())
+        result
     }
 
     fn get_next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), MapError> {

@@ -19,9 +19,12 @@
 
 use crate::helpers::{HELPERS, HelperFn, XdpEnv};
 use crate::maps::MapTable;
+use crate::program::Code;
 use rxdp_interp::{Fault, HelperCtx, HelperError, NativeCaller, Region, RegionKind};
-use rxdp_jit::x86_64::{ArrayLayout, RunCtx, Runtime, call_subprogram};
+use rxdp_jit::x86_64::{ArrayLayout, JitImage, RunCtx, Runtime, Unsupported, call_subprogram};
 use rxdp_maps::{ArrayMap, map_type};
+use rxdp_maps::{MapError, PokeTracker, ProgArray};
+use std::sync::Arc;
 
 /// A helper's native entry, what compiled code calls:
 /// `(r1, r2, r3, r4, r5, run) -> r0`.
@@ -117,6 +120,70 @@ impl Runtime for XdpRuntime<'_> {
             stride: u32::try_from(array.elem_size()).ok()?,
             max_entries: def.max_entries,
         })
+    }
+
+    fn prog_array(&self, index: u32) -> Option<u32> {
+        let m = self.maps.get(index as usize)?;
+        m.map.as_any().downcast_ref::<ProgArray>()?;
+        Some(m.map.def().max_entries)
+    }
+}
+
+/// Keeps the direct tail calls of `code` in step with their prog arrays:
+/// registers it with each array its sites jump through (which patches in
+/// what the slots hold now).
+pub(crate) fn track_tail_calls(code: &Arc<Code>, maps: &MapTable) -> Result<(), MapError> {
+    let Ok(image) = &code.jit else {
+        return Ok(());
+    };
+    let mut arrays: Vec<u32> = image.tail_call_sites().iter().map(|s| s.map).collect();
+    arrays.sort_unstable();
+    arrays.dedup();
+    for index in arrays {
+        if let Some(array) = prog_array(maps, index) {
+            let tracker: Arc<dyn PokeTracker> = Arc::clone(code) as Arc<dyn PokeTracker>;
+            array.track(Arc::downgrade(&tracker))?;
+        }
+    }
+    Ok(())
+}
+
+/// The address of the prog array each direct tail call of `jit` jumps
+/// through (0 if the map is none).
+pub(crate) fn site_arrays(jit: &Result<JitImage, Unsupported>, maps: &MapTable) -> Vec<usize> {
+    let Ok(image) = jit else {
+        return Vec::new();
+    };
+    image
+        .tail_call_sites()
+        .iter()
+        .map(|s| prog_array(maps, s.map).map_or(0, |a| core::ptr::from_ref(a).addr()))
+        .collect()
+}
+
+/// Map `index` of `maps` as a prog array.
+fn prog_array(maps: &MapTable, index: u32) -> Option<&ProgArray> {
+    maps.get(index as usize)?
+        .map
+        .as_any()
+        .downcast_ref::<ProgArray>()
+}
+
+impl PokeTracker for Code {
+    fn poke(&self, array: &ProgArray, index: u32, _old: u64, new: u64) -> Result<(), String> {
+        let Ok(image) = &self.jit else {
+            return Ok(());
+        };
+        let grace = || array.domain().synchronize();
+        let array_addr = core::ptr::from_ref(array).addr();
+        for (i, site) in image.tail_call_sites().iter().enumerate() {
+            if self.site_arrays.get(i) == Some(&array_addr) && site.key == index {
+                image
+                    .poke_tail_call(i, new, &grace)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 }
 

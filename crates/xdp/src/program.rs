@@ -73,6 +73,10 @@ pub struct XdpProgram {
 /// A program as the engines run it: what a prog array keeps alive while
 /// the program is in it (a tail call may enter either form).
 pub(crate) struct Code {
+    /// The address of the prog array each direct tail call site jumps
+    /// through (an identity only: holding the map would make a cycle
+    /// through the array's programs).
+    pub(crate) site_arrays: Vec<usize>,
     /// The interpreter's prepared instructions.
     pub(crate) interp: Interpreter,
     /// The native code, compiled at load, or what the JIT could not
@@ -126,11 +130,21 @@ impl XdpProgram {
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
         let interp = Interpreter::new(&verified.insns)?;
         let jit = rxdp_jit::x86_64::compile(&verified, &XdpRuntime { maps: &maps });
+        let site_arrays = crate::native::site_arrays(&jit, &maps);
+        let code = Arc::new(Code {
+            site_arrays,
+            interp,
+            jit,
+        });
+        crate::native::track_tail_calls(&code, &maps).map_err(|source| LoadError::Map {
+            name: "prog array".into(),
+            source,
+        })?;
         Ok(XdpProgram {
             insns: insns.to_vec(),
             verified,
             maps,
-            code: Arc::new(Code { interp, jit }),
+            code,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }

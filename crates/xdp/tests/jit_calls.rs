@@ -67,6 +67,13 @@ impl Object {
         array.set(slot, self.progs[prog].prog_ref(), 0).unwrap();
     }
 
+    /// Empties slot `slot` of `jmp`.
+    fn remove(&self, slot: u32) {
+        let array = self.progs[0].maps().by_name("jmp").unwrap();
+        let array = array.map.as_any().downcast_ref::<ProgArray>().unwrap();
+        array.clear(slot).unwrap();
+    }
+
     fn count(&self) -> u64 {
         let m = self.progs[0].maps().by_name("count").unwrap();
         let v = m.map.lookup_copy(&0u32.to_ne_bytes()).unwrap();
@@ -125,8 +132,35 @@ fn an_empty_slot_and_an_index_past_the_end_fall_through() {
     exit"
     );
     let o = Object::load(&[p]);
+    let sites = o.progs[0].jit().unwrap().tail_call_sites();
+    assert_eq!(
+        sites.len(),
+        1,
+        "slot 1 is direct; 9 is past the end: indirect"
+    );
     o.install(0, 0);
     assert_eq!(o.run(), (3, 1));
+}
+
+/// A key the verifier cannot prove constant: an indirect tail call, which
+/// reads the prog array's entry table at run time.
+#[test]
+fn tail_calls_through_a_run_time_key_are_indirect() {
+    let p = format!(
+        "{COUNT}
+    call bpf_get_smp_processor_id
+    r3 = r0
+    r1 = r6
+    r2 = map[jmp] ll
+    call bpf_tail_call
+    r0 = 2
+    exit"
+    );
+    let o = Object::load(&[p]);
+    assert!(o.progs[0].jit().unwrap().tail_call_sites().is_empty());
+    assert_eq!(o.run(), (2, 1), "empty slot");
+    o.install(0, 0);
+    assert_eq!(o.run(), (2, 34));
 }
 
 /// A subprogram's tail call replaces the subprogram: the target's return
@@ -179,11 +213,43 @@ fn tail_calls_replace_targets_between_runs() {
     let one = "r0 = 1\nexit".to_string();
     let two = format!("{COUNT}\nr0 = 2\nexit");
     let o = Object::load(&[main, one, two]);
+    assert_eq!(o.progs[0].jit().unwrap().tail_call_sites().len(), 1);
     assert_eq!(o.run(), (7, 0), "empty slot");
     o.install(0, 1);
     assert_eq!(o.run(), (1, 0));
     o.install(0, 2);
     assert_eq!(o.run(), (2, 1));
+    o.remove(0);
+    assert_eq!(o.run(), (7, 0), "removed");
+    o.install(0, 1);
+    assert_eq!(o.run(), (1, 0), "installed again");
+}
+
+/// A program loaded while the slot is already filled starts with its
+/// direct tail call patched in.
+#[test]
+fn direct_tail_calls_start_with_what_the_slot_holds() {
+    let one = "r0 = 1\nexit".to_string();
+    let main = "
+    r2 = map[jmp] ll
+    r3 = 0
+    call bpf_tail_call
+    r0 = 7
+    exit"
+        .to_string();
+    let first = Object::load(&[one]);
+    first.install(0, 0);
+    let a = assemble(&format!("{MAPS}{main}")).unwrap();
+    let p = XdpProgram::load_with_maps(
+        &a.insns,
+        Arc::clone(first.progs[0].map_table()),
+        Xdp::default(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(p.jit().unwrap().tail_call_sites().len(), 1);
+    let mut buff = XdpBuff::new(&udp4(64), 1, 0).unwrap();
+    assert_eq!(p.runner(Engine::Jit).run(&mut buff), Ok(1));
 }
 
 #[test]

@@ -11,13 +11,15 @@
 //! zero-extended (x86 does that itself for 32-bit destinations).
 
 use super::frame::{Frame, Kind};
+use super::poke::{NOP5, SiteLabels};
 use super::regs::{SCRATCH_A, SCRATCH_B, SCRATCH_C, x86};
 use super::runtime::{
     ArrayLayout, MAP_MAX_ENTRIES, MAP_TABLE, MAX_TAIL_CALL_CNT, RUN_TAIL_CALL_CNT, Runtime,
 };
 use super::{Reason, Unsupported};
 use crate::x86::{
-    AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, Label, Mem, Reg, Scale, ShiftOp, Size,
+    AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, JumpSize, Label, Mem, Reg, Scale, ShiftOp,
+    Size,
 };
 use rxdp_isa::helper_id::{MAP_LOOKUP_ELEM, TAIL_CALL};
 use rxdp_isa::{
@@ -102,6 +104,11 @@ pub(super) struct Emitter<'p> {
     frame: Frame,
     /// The array each inlinable lookup reads, by the slot of its call.
     lookups: HashMap<usize, ArrayLayout>,
+    /// The prog array and slot of each direct tail call, by the slot of
+    /// its call.
+    direct: HashMap<usize, (u32, u32)>,
+    /// The patch sites of the direct tail calls emitted.
+    pub(super) sites: Vec<SiteLabels>,
 }
 
 impl<'p> Emitter<'p> {
@@ -123,6 +130,16 @@ impl<'p> Emitter<'p> {
             .iter()
             .filter_map(|l| Some((l.pc, runtime.array(l.map)?)))
             .collect();
+        let direct = prog
+            .direct_tail_calls
+            .iter()
+            .filter(|t| {
+                runtime
+                    .prog_array(t.map)
+                    .is_some_and(|n| t.key < u64::from(n))
+            })
+            .map(|t| (t.pc, (t.map, t.key as u32)))
+            .collect();
         Emitter {
             prog,
             runtime,
@@ -132,6 +149,8 @@ impl<'p> Emitter<'p> {
             tail_entry,
             frame: Frame::new(Kind::Plain, 0, 0),
             lookups,
+            direct,
+            sites: Vec::new(),
         }
     }
 
@@ -251,7 +270,10 @@ impl<'p> Emitter<'p> {
                     None => return Self::unsupported(pc, Reason::BadTarget(target)),
                 }
             }
-            Insn::Call(CallKind::Helper(TAIL_CALL)) => self.tail_call(),
+            Insn::Call(CallKind::Helper(TAIL_CALL)) => match self.direct.get(&pc) {
+                Some(&(map, key)) => self.direct_tail_call(map, key),
+                None => self.tail_call(),
+            },
             Insn::Call(CallKind::Helper(id)) => match self.lookups.get(&pc) {
                 Some(&array) if id == MAP_LOOKUP_ELEM => self.inline_lookup(array),
                 _ => {
@@ -384,6 +406,40 @@ impl<'p> Emitter<'p> {
         self.frame.unwind(&mut self.asm);
         self.asm.jmp_reg(SCRATCH_B);
         self.asm.bind(out);
+    }
+
+    /// A tail call through slot `key` of prog array `map`, both proved
+    /// constant: a counted jump through the two patch sites of
+    /// [`super::poke`], emitted in state C (the slot empty); the program
+    /// type patches them to follow the slot.
+    fn direct_tail_call(&mut self, map: u32, key: u32) {
+        let (out, bypass, target) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        let a = &mut self.asm;
+        let count = Mem::new(Reg::R12, RUN_TAIL_CALL_CNT);
+        a.load(Size::D, SCRATCH_A, count);
+        a.alu_ri(X86Alu::Cmp, Size::D, SCRATCH_A, MAX_TAIL_CALL_CNT as i32);
+        a.jcc_relaxed(X86Cond::Ae, out);
+        a.alu_ri(X86Alu::Add, Size::D, SCRATCH_A, 1);
+        a.store(Size::D, count, SCRATCH_A);
+        // Each site alone in its aligned 8-byte word (see `poke`).
+        a.align(8);
+        a.bind(bypass);
+        a.jmp(out, JumpSize::Near);
+        self.frame.unwind(&mut self.asm);
+        self.asm.align(8);
+        self.asm.bind(target);
+        self.asm.nop(NOP5.len());
+        self.asm.bind(out);
+        self.sites.push(SiteLabels {
+            map,
+            key,
+            bypass,
+            target,
+        });
     }
 
     /// `bpf_map_lookup_elem(array, key)` on an array the verifier proved

@@ -20,10 +20,12 @@
 
 mod emit;
 mod frame;
+mod poke;
 mod regs;
 mod runtime;
 
 pub use frame::TAIL_CALL_OFFSET;
+pub use poke::{PokeError, TailCallSite};
 pub use runtime::{
     ArrayLayout, MAX_TAIL_CALL_CNT, MapHeader, NoRuntime, RunCtx, Runtime, call_subprogram,
 };
@@ -94,6 +96,8 @@ pub struct JitImage {
     insn_offsets: Vec<u32>,
     /// Addresses of the subprograms the program names as callbacks.
     callbacks: Vec<u64>,
+    /// The direct tail calls and their patch state.
+    sites: poke::Sites,
 }
 
 impl JitImage {
@@ -171,6 +175,16 @@ pub fn compile(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<JitImage
         })));
     }
     let callback_offsets: Vec<usize> = out.callbacks.iter().map(|&l| offset(l)).collect();
+    let site_offsets: Vec<poke::SiteOffsets> = out
+        .sites
+        .iter()
+        .map(|l| poke::SiteOffsets {
+            map: l.map,
+            key: l.key,
+            bypass: offset(l.bypass),
+            target: offset(l.target),
+        })
+        .collect();
     let mut mem = PackAllocator::global()
         .alloc(asm.len())
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
@@ -180,6 +194,7 @@ pub fn compile(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<JitImage
     mem.copy_in(&code)
         .map_err(|e| Unsupported::whole(Reason::Memory(e.to_string())))?;
     let base = mem.exec_addr();
+    let sites = poke::Sites::new(&site_offsets, base, &code)?;
     let mut callbacks: Vec<u64> = callback_offsets.iter().map(|&o| base + o as u64).collect();
     callbacks.sort_unstable();
     callbacks.dedup();
@@ -188,6 +203,7 @@ pub fn compile(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<JitImage
         code,
         insn_offsets,
         callbacks,
+        sites,
     })
 }
 
@@ -200,6 +216,8 @@ struct Layout {
     tail_entry: Label,
     /// The subprograms `lddw`s name as callbacks.
     callbacks: Vec<Label>,
+    /// The direct tail calls' patch sites.
+    sites: Vec<poke::SiteLabels>,
 }
 
 /// Emits `prog` until the jump plan reaches a fixed point (each pass
@@ -220,6 +238,7 @@ fn layout(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<Layout, Unsup
             slots: e.slot,
             tail_entry: e.tail_entry,
             callbacks,
+            sites: e.sites,
         })
     };
     let mut plan = JumpPlan::default();

@@ -102,6 +102,15 @@ pub trait Runtime {
     /// The layout of map `index` of the program when it is an array whose
     /// lookups may be compiled inline (a plain, not per-CPU, array).
     fn array(&self, index: u32) -> Option<ArrayLayout>;
+
+    /// The `max_entries` of map `index` when it is a prog array whose
+    /// slots the program type patches direct tail calls for (see
+    /// [`super::JitImage::poke_tail_call`]); `None` compiles every tail
+    /// call through it as an indirect one.
+    fn prog_array(&self, index: u32) -> Option<u32> {
+        let _ = index;
+        None
+    }
 }
 
 /// A runtime without helpers or maps: programs that call nothing.
