@@ -59,6 +59,10 @@ struct Outcome {
     faults: Vec<(usize, String)>,
     /// The kernel's verdict, when asked.
     kernel: Option<bool>,
+    /// Whether the JIT ran it next to the checked engine.
+    jit_compared: bool,
+    /// Where the JIT and the checked engine disagreed.
+    jit_mismatches: Vec<String>,
 }
 
 /// Loads in one mode: Ok(Some) accepted, Ok(None) rejected by the
@@ -121,19 +125,56 @@ fn check(seed: u64, h: &Hostile, kernel: bool, verbose: bool) -> Outcome {
         }
     }
     if kernel {
-        o.kernel = Some(common::load_kernel(&h.insns, &h.maps).is_ok());
+        // A helper this kernel does not offer XDP leaves the kernel's
+        // verdict unknown.
+        o.kernel = match common::load_kernel(&h.insns, &h.maps) {
+            Ok(_) => Some(true),
+            Err(e) if rxdp_kernel::unavailable_helper(&e).is_some() => None,
+            Err(_) => Some(false),
+        };
     }
     let Some(prog) = accepted else {
         return o;
     };
+    // Programs the default mode accepts leak no address into the return
+    // value, the packet or a map: what the checked engine and the JIT
+    // compute must be equal. The JIT runs a second load, its maps filled
+    // the same way.
+    let jit = match o.accepted_default {
+        true => load(h, false).ok().flatten(),
+        false => None,
+    };
     fill_maps(&prog, &h.maps, seed);
+    if let Some(j) = &jit {
+        fill_maps(j, &h.maps, seed);
+    }
     let opts = TestRunOpts {
         engine: Engine::Checked,
         ..TestRunOpts::default()
     };
+    let jit_opts = TestRunOpts {
+        engine: Engine::Jit,
+        ..TestRunOpts::default()
+    };
+    let mut jit_runs = Vec::new();
     for frame in frames(seed, FRAMES, &h.lengths) {
         o.runs += 1;
         let r = prog.test_run(&frame, &opts);
+        if let (Some(j), Ok(want)) = (&jit, &r) {
+            let got = j.test_run(&frame, &jit_opts).map_err(|e| e.to_string());
+            let same = got
+                .as_ref()
+                .is_ok_and(|g| (g.retval, &g.data_out) == (want.retval, &want.data_out));
+            if !same {
+                jit_runs.push(format!(
+                    "frame of {} bytes: checked retval {} data {:02x?}; jit {:?}",
+                    frame.len(),
+                    want.retval,
+                    want.data_out,
+                    got.map(|g| (g.retval, g.data_out))
+                ));
+            }
+        }
         if verbose {
             match &r {
                 Ok(out) => eprintln!("frame of {} bytes: retval {}", frame.len(), out.retval),
@@ -154,7 +195,28 @@ fn check(seed: u64, h: &Hostile, kernel: bool, verbose: bool) -> Outcome {
                 .push(format!("frame of {} bytes: {e}", frame.len())),
         }
     }
+    if let Some(j) = &jit
+        && o.faults.is_empty()
+    {
+        o.jit_compared = true;
+        o.jit_mismatches = jit_runs;
+        if map_contents(&prog) != map_contents(j) {
+            o.jit_mismatches.push("maps differ after the runs".into());
+        }
+    }
     o
+}
+
+/// Every map's elements, sorted.
+fn map_contents(prog: &XdpProgram) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
+    prog.maps()
+        .iter()
+        .map(|m| {
+            let mut e = rxdp_maps::dump(&*m.map).unwrap_or_default();
+            e.sort();
+            e
+        })
+        .collect()
 }
 
 fn disasm(h: &Hostile) -> String {
@@ -215,6 +277,11 @@ struct Figures {
     /// feature -> (programs, kernel-asked, kernel-accepted, rxdp-accepted).
     census: BTreeMap<&'static str, [u64; 4]>,
     with_mistakes: u64,
+    /// Programs the JIT ran next to the checked engine, and those where
+    /// the two disagreed (reports of the first few).
+    jit_compared: u64,
+    jit_mismatches: u64,
+    jit_reports: Vec<String>,
 }
 
 impl Figures {
@@ -252,6 +319,17 @@ impl Figures {
                 self.load_errors.push(format!("seed {seed}: {e}"));
             }
         }
+        self.jit_compared += u64::from(o.jit_compared);
+        if !o.jit_mismatches.is_empty() {
+            self.jit_mismatches += 1;
+            if self.jit_reports.len() < MAX_REPORTS {
+                self.jit_reports.push(format!(
+                    "seed {seed}: the JIT and the checked engine disagree:\n{}\n{}",
+                    o.jit_mismatches.join("\n"),
+                    disasm(h)
+                ));
+            }
+        }
         if !o.faults.is_empty() {
             self.faulty_programs += 1;
             self.faults += o.faults.len() as u64;
@@ -269,6 +347,10 @@ impl Figures {
         self.faulty_programs += other.faulty_programs;
         self.faults += other.faults;
         self.with_mistakes += other.with_mistakes;
+        self.jit_compared += other.jit_compared;
+        self.jit_mismatches += other.jit_mismatches;
+        self.jit_reports.extend(other.jit_reports);
+        self.jit_reports.truncate(MAX_REPORTS);
         self.load_errors.extend(other.load_errors);
         self.load_errors.truncate(MAX_REPORTS);
         self.reports.extend(other.reports);
@@ -311,6 +393,10 @@ impl Figures {
             self.runs,
             self.faults,
             self.faulty_programs
+        );
+        eprintln!(
+            "jit: {} programs run next to the checked engine, {} disagreements",
+            self.jit_compared, self.jit_mismatches
         );
         let asked: u64 = self.kernel.iter().sum();
         if asked > 0 {
@@ -396,6 +482,7 @@ fn accepted_programs_never_fault() {
             o.accepted_default, o.accepted_privileged, o.kernel
         );
         assert!(o.faults.is_empty(), "{}", report(seed, &h, &o));
+        assert!(o.jit_mismatches.is_empty(), "{:#?}", o.jit_mismatches);
         return;
     }
     let count = env_u64("RXDP_SOUNDNESS_COUNT", 20_000);
@@ -416,4 +503,13 @@ fn accepted_programs_never_fault() {
         f.faults,
         f.reports.join("\n\n")
     );
+    assert!(
+        f.jit_mismatches == 0,
+        "the JIT and the checked engine disagree on {} of {} programs; replay one with \
+         RXDP_SOUNDNESS_SEED=<seed>. The first:\n\n{}",
+        f.jit_mismatches,
+        f.jit_compared,
+        f.jit_reports.join("\n\n")
+    );
+    assert!(f.jit_compared > 0, "no program ran on the JIT");
 }
