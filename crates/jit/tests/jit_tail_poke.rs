@@ -2,17 +2,20 @@
 //! slot) falls through; patched to a target (C -> D -> B) it jumps there;
 //! retargeted (B -> B) it follows; cleared (B -> C) it waits for the grace
 //! period between its two patches and falls through again. The tail call
-//! count is the run's either way.
+//! count is the run's either way. Indirect tail calls read the prog
+//! array's entry table, through a retpoline when asked.
 
 mod jit_support;
 
 use jit_support::{lddw, raw_program};
 use rxdp_isa::{CallKind, Insn};
 use rxdp_jit::x86_64::{
-    ArrayLayout, JitImage, MAX_TAIL_CALL_CNT, MapHeader, RunCtx, Runtime, compile,
+    ArrayLayout, JitImage, JitOptions, MAX_TAIL_CALL_CNT, MapHeader, RunCtx, Runtime, compile,
+    compile_with,
 };
 use rxdp_verifier::DirectTailCall;
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Map 0 is a prog array of four slots.
 struct OneProgArray;
@@ -111,4 +114,35 @@ fn a_direct_self_tail_call_stops_at_the_limit() {
     img.poke_tail_call(0, img.tail_call_entry(), &|| {})
         .unwrap();
     assert_eq!(run(&img), (7, MAX_TAIL_CALL_CNT));
+}
+
+/// An indirect tail call (the key not declared constant) reads the prog
+/// array's entry table; with `retpoline` it jumps through the thunk.
+#[test]
+fn indirect_tail_calls_read_the_table_with_or_without_a_retpoline() {
+    let target = compile(&raw_program(ret(1)), &OneProgArray).unwrap();
+    let table: Vec<AtomicU64> = (0..4).map(|_| AtomicU64::new(0)).collect();
+    let header = MapHeader {
+        max_entries: 4,
+        reserved: 0,
+        table: table.as_ptr(),
+    };
+    for retpoline in [false, true] {
+        let mut insns = lddw(2, core::ptr::from_ref(&header) as u64).to_vec();
+        insns.extend(lddw(3, 2));
+        insns.push(Insn::Call(CallKind::Helper(12)));
+        insns.extend(ret(7));
+        let img = compile_with(&raw_program(insns), &OneProgArray, JitOptions { retpoline })
+            .expect("compiled");
+        assert!(img.tail_call_sites().is_empty());
+        let thunk = img
+            .bytes()
+            .windows(5)
+            .any(|w| w == [0xf3, 0x90, 0x0f, 0xae, 0xe8]);
+        assert_eq!(thunk, retpoline, "pause; lfence only in a retpoline");
+        table[2].store(0, Ordering::Release);
+        assert_eq!(run(&img), (7, 1), "empty slot, counted");
+        table[2].store(target.tail_call_entry(), Ordering::Release);
+        assert_eq!(run(&img), (1, 1), "retpoline {retpoline}");
+    }
 }

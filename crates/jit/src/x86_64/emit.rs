@@ -16,7 +16,7 @@ use super::regs::{SCRATCH_A, SCRATCH_B, SCRATCH_C, x86};
 use super::runtime::{
     ArrayLayout, MAP_MAX_ENTRIES, MAP_TABLE, MAX_TAIL_CALL_CNT, RUN_TAIL_CALL_CNT, Runtime,
 };
-use super::{Reason, Unsupported};
+use super::{JitOptions, Reason, Unsupported};
 use crate::x86::{
     AluOp as X86Alu, Asm, Cond as X86Cond, JumpPlan, JumpSize, Label, Mem, Reg, Scale, ShiftOp,
     Size,
@@ -109,6 +109,10 @@ pub(super) struct Emitter<'p> {
     direct: HashMap<usize, (u32, u32)>,
     /// The patch sites of the direct tail calls emitted.
     pub(super) sites: Vec<SiteLabels>,
+    /// The retpoline indirect tail calls jump through, when asked for.
+    retpoline: Option<Label>,
+    /// Whether an indirect tail call used it.
+    retpoline_used: bool,
 }
 
 impl<'p> Emitter<'p> {
@@ -117,6 +121,7 @@ impl<'p> Emitter<'p> {
     pub(super) fn new(
         prog: &'p VerifiedProgram,
         runtime: &'p dyn Runtime,
+        options: JitOptions,
         plan: JumpPlan,
     ) -> Emitter<'p> {
         let mut asm = Asm::with_plan(plan);
@@ -125,6 +130,7 @@ impl<'p> Emitter<'p> {
             .map(|_| asm.new_label())
             .collect();
         let tail_entry = asm.new_label();
+        let retpoline = options.retpoline.then(|| asm.new_label());
         let lookups = prog
             .inline_lookups
             .iter()
@@ -151,6 +157,8 @@ impl<'p> Emitter<'p> {
             lookups,
             direct,
             sites: Vec::new(),
+            retpoline,
+            retpoline_used: false,
         }
     }
 
@@ -205,7 +213,35 @@ impl<'p> Emitter<'p> {
             self.asm.bind(exit);
             self.frame.epilogue(&mut self.asm);
         }
+        if let Some(thunk) = self.retpoline
+            && self.retpoline_used
+        {
+            self.retpoline_thunk(thunk);
+        }
         Ok(())
+    }
+
+    /// The retpoline `jmp r10` goes through: the `ret` jumps to r10 while
+    /// any speculation of it is caught in the loop (the kernel's
+    /// `__x86_indirect_thunk_*`).
+    ///
+    /// ```text
+    /// thunk:   call set
+    /// capture: pause; lfence; jmp capture
+    /// set:     mov [rsp], r10; ret
+    /// ```
+    fn retpoline_thunk(&mut self, thunk: Label) {
+        let (capture, set) = (self.asm.new_label(), self.asm.new_label());
+        let a = &mut self.asm;
+        a.bind(thunk);
+        a.call(set);
+        a.bind(capture);
+        a.pause();
+        a.lfence();
+        a.jmp_relaxed(capture);
+        a.bind(set);
+        a.store(Size::Q, Mem::new(Reg::Rsp, 0), SCRATCH_B);
+        a.ret();
     }
 
     fn unsupported(pc: usize, reason: Reason) -> Result<(), Unsupported> {
@@ -404,7 +440,13 @@ impl<'p> Emitter<'p> {
         a.test_rr(Size::Q, SCRATCH_B, SCRATCH_B);
         a.jcc_relaxed(X86Cond::E, out);
         self.frame.unwind(&mut self.asm);
-        self.asm.jmp_reg(SCRATCH_B);
+        match self.retpoline {
+            Some(thunk) => {
+                self.retpoline_used = true;
+                self.asm.jmp_relaxed(thunk);
+            }
+            None => self.asm.jmp_reg(SCRATCH_B),
+        }
         self.asm.bind(out);
     }
 

@@ -160,11 +160,46 @@ impl JitImage {
     }
 }
 
+/// How to compile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Indirect tail calls jump through a retpoline (a `call`/`ret` pair
+    /// whose speculation is captured in a `pause; lfence` loop) rather
+    /// than `jmp reg`: the kernel's defence against Spectre v2 branch
+    /// target injection on CPUs without enhanced IBRS.
+    pub retpoline: bool,
+}
+
+impl JitOptions {
+    /// What the host's kernel does: retpolines when
+    /// `/sys/devices/system/cpu/vulnerabilities/spectre_v2` says the kernel
+    /// mitigates Spectre v2 with them.
+    pub fn host() -> JitOptions {
+        static HOST: std::sync::OnceLock<JitOptions> = std::sync::OnceLock::new();
+        *HOST.get_or_init(|| {
+            let v2 = std::fs::read_to_string("/sys/devices/system/cpu/vulnerabilities/spectre_v2")
+                .unwrap_or_default();
+            JitOptions {
+                retpoline: v2.contains("Retpolines"),
+            }
+        })
+    }
+}
+
 /// Compiles `prog` to x86-64 machine code in the global prog pack
-/// allocator, with the helpers and maps of `runtime`, or says what it
-/// cannot compile.
+/// allocator, with the helpers and maps of `runtime` and the host's
+/// [`JitOptions`], or says what it cannot compile.
 pub fn compile(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<JitImage, Unsupported> {
-    let out = layout(prog, runtime)?;
+    compile_with(prog, runtime, JitOptions::host())
+}
+
+/// [`compile`] with explicit options.
+pub fn compile_with(
+    prog: &VerifiedProgram,
+    runtime: &dyn Runtime,
+    options: JitOptions,
+) -> Result<JitImage, Unsupported> {
+    let out = layout(prog, runtime, options)?;
     let asm = out.asm;
     let offset = |l: Label| asm.label_offset(l).unwrap_or_default();
     let insn_offsets = out.slots.iter().map(|&l| offset(l) as u32).collect();
@@ -224,10 +259,14 @@ struct Layout {
 /// shrinks the jumps whose rel8 form reaches in the previous layout). The
 /// all-near layout of the first pass always fits, so that is the fallback
 /// should the plans not settle.
-fn layout(prog: &VerifiedProgram, runtime: &dyn Runtime) -> Result<Layout, Unsupported> {
+fn layout(
+    prog: &VerifiedProgram,
+    runtime: &dyn Runtime,
+    options: JitOptions,
+) -> Result<Layout, Unsupported> {
     let encoder = |e| Unsupported::whole(Reason::Encoder(e));
     let pass = |plan: JumpPlan| -> Result<Layout, Unsupported> {
-        let mut e = emit::Emitter::new(prog, runtime, plan);
+        let mut e = emit::Emitter::new(prog, runtime, options, plan);
         e.emit()?;
         if let Some(err) = e.asm.error() {
             return Err(encoder(err.clone()));
