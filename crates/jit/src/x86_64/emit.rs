@@ -113,6 +113,8 @@ pub(super) struct Emitter<'p> {
     retpoline: Option<Label>,
     /// Whether an indirect tail call used it.
     retpoline_used: bool,
+    /// Slots that start on a 16-byte boundary (loop heads, when asked).
+    aligned: Vec<bool>,
 }
 
 impl<'p> Emitter<'p> {
@@ -131,6 +133,17 @@ impl<'p> Emitter<'p> {
             .collect();
         let tail_entry = asm.new_label();
         let retpoline = options.retpoline.then(|| asm.new_label());
+        let mut aligned = vec![false; prog.insns.len()];
+        if options.align_loops {
+            for (pc, insn) in prog.insns.iter().enumerate() {
+                if let Some(t) = insn.jump_target(pc).and_then(|t| usize::try_from(t).ok())
+                    && t <= pc
+                    && t < aligned.len()
+                {
+                    aligned[t] = true;
+                }
+            }
+        }
         let lookups = prog
             .inline_lookups
             .iter()
@@ -159,6 +172,7 @@ impl<'p> Emitter<'p> {
             sites: Vec::new(),
             retpoline,
             retpoline_used: false,
+            aligned,
         }
     }
 
@@ -206,6 +220,9 @@ impl<'p> Emitter<'p> {
             let tail_entry = (kind == Kind::Main).then_some(self.tail_entry);
             self.frame.prologue(&mut self.asm, tail_entry);
             for pc in sub.start..sub.end {
+                if self.aligned[pc] {
+                    self.asm.align(16);
+                }
                 self.asm.bind(self.slot[pc]);
                 let last = pc + 1 == sub.end;
                 self.insn(pc, exit, last)?;
