@@ -132,8 +132,15 @@ fn indirect_tail_calls_read_the_table_with_or_without_a_retpoline() {
         insns.extend(lddw(3, 2));
         insns.push(Insn::Call(CallKind::Helper(12)));
         insns.extend(ret(7));
-        let img = compile_with(&raw_program(insns), &OneProgArray, JitOptions { retpoline })
-            .expect("compiled");
+        let img = compile_with(
+            &raw_program(insns),
+            &OneProgArray,
+            JitOptions {
+                retpoline,
+                ..JitOptions::default()
+            },
+        )
+        .expect("compiled");
         assert!(img.tail_call_sites().is_empty());
         let thunk = img
             .bytes()
