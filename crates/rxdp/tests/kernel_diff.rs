@@ -134,16 +134,14 @@ fn campaign(label: &str, cfg: &GenConfig, first: u64, count: u64) {
                     ));
                 }
             }
-            let fast = run_rxdp(&prog, &[], &frame, Engine::Interp);
-            if fast != checked {
-                failures.push(report(
-                    seed,
-                    &prog,
-                    &frame,
-                    "interp and checked",
-                    &fast,
-                    &checked,
-                ));
+            for (engine, what) in [
+                (Engine::Interp, "interp and checked"),
+                (Engine::Jit, "jit and checked"),
+            ] {
+                let fast = run_rxdp(&prog, &[], &frame, engine);
+                if fast != checked {
+                    failures.push(report(seed, &prog, &frame, what, &fast, &checked));
+                }
             }
         }
         if failures.len() >= 5 {

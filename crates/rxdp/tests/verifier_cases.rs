@@ -602,22 +602,29 @@ fn check_rxdp(case: &Case, insns: &[Insn], maps: &[MapDecl], fails: &mut Vec<Str
             fails.push(format!("rxdp ({mode}): {d}"));
         }
     }
-    let Some(prog) = default.ok().or(privileged.ok()) else {
+    let privileged_only = default.is_err();
+    if default.is_err() && privileged.is_err() {
         return;
-    };
-    let opts = TestRunOpts {
-        engine: Engine::Checked,
-        ..TestRunOpts::default()
-    };
-    for r in &case.runs {
-        let pkt = packet(&r.packet).expect("validated");
-        match prog.test_run(&pkt, &opts) {
-            Ok(out) if out.retval == r.retval => {}
-            Ok(out) => fails.push(format!(
-                "line {}: rxdp returned {} on {}, expected {}",
-                r.line, out.retval, r.packet, r.retval
-            )),
-            Err(e) => fails.push(format!("line {}: rxdp checked run: {e}", r.line)),
+    }
+    for engine in [Engine::Checked, Engine::Jit] {
+        // A fresh load per engine: runs change maps.
+        let Ok(prog) = rxdp_load(insns, maps, privileged_only) else {
+            return;
+        };
+        let opts = TestRunOpts {
+            engine,
+            ..TestRunOpts::default()
+        };
+        for r in &case.runs {
+            let pkt = packet(&r.packet).expect("validated");
+            match prog.test_run(&pkt, &opts) {
+                Ok(out) if out.retval == r.retval => {}
+                Ok(out) => fails.push(format!(
+                    "line {}: rxdp {engine:?} returned {} on {}, expected {}",
+                    r.line, out.retval, r.packet, r.retval
+                )),
+                Err(e) => fails.push(format!("line {}: rxdp {engine:?} run: {e}", r.line)),
+            }
         }
     }
 }
