@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The engines of the plugin's `--engine` flag.
-const ENGINES: [&str; 2] = ["checked", "interp"];
+const ENGINES: [&str; 3] = ["checked", "interp", "jit"];
 
 /// What a case expects of the plugin.
 #[derive(Debug)]
@@ -594,5 +594,5 @@ fn parser_of_data_files() {
     assert_eq!(c.engines, ["checked"]);
     assert!(parse_case("x".into(), "-- asm\nexit\n").is_err());
     assert!(parse_case("x".into(), "r0 = 1\n-- asm\nexit\n-- result\n0\n").is_err());
-    assert!(parse_case("x".into(), "-- asm\nexit\n-- result\n0\n-- engines\njit\n").is_err());
+    assert!(parse_case("x".into(), "-- asm\nexit\n-- result\n0\n-- engines\nrbpf\n").is_err());
 }

@@ -10,12 +10,13 @@
 //!                      <- rsp, 16-byte aligned for calls
 //! ```
 //!
-//! The main program is called from Rust with the context in rdi and the
-//! [`RunCtx`](super::RunCtx) in rsi; it saves the caller's r12 and keeps
-//! the run there. Its first [`TAIL_CALL_OFFSET`] bytes are always
+//! The main program is called from Rust with r1..r5 in the five first
+//! argument registers (the context in rdi) and the
+//! [`RunCtx`](super::RunCtx) in the sixth, r9; it saves the caller's r12
+//! and keeps the run there. Its first [`TAIL_CALL_OFFSET`] bytes are always
 //!
 //! ```text
-//!   push r12; mov r12, rsi; push rbp; mov rbp, rsp
+//!   push r12; mov r12, r9; push rbp; mov rbp, rsp
 //! ```
 //!
 //! and a tail call enters its target right after them: the caller has
@@ -85,7 +86,7 @@ impl Frame {
         match self.kind {
             Kind::Main => {
                 asm.push(Reg::R12);
-                asm.mov_rr(Size::Q, Reg::R12, Reg::Rsi);
+                asm.mov_rr(Size::Q, Reg::R12, Reg::R9);
             }
             Kind::TailCalling => asm.push(Reg::R12),
             Kind::Plain => {}
@@ -155,8 +156,8 @@ mod tests {
         assert_eq!(asm.label_offset(entry), Some(TAIL_CALL_OFFSET));
         assert_eq!(
             &asm.bytes()[..TAIL_CALL_OFFSET],
-            // push r12; mov r12, rsi; push rbp; mov rbp, rsp
-            &[0x41, 0x54, 0x49, 0x89, 0xf4, 0x55, 0x48, 0x89, 0xe5]
+            // push r12; mov r12, r9; push rbp; mov rbp, rsp
+            &[0x41, 0x54, 0x4d, 0x89, 0xcc, 0x55, 0x48, 0x89, 0xe5]
         );
     }
 }

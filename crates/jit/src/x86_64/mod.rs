@@ -44,7 +44,7 @@ const MAX_PASSES: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Reason {
     /// A call of a helper (by id) the runtime has no native entry for.
-    #[error("helper {0} has no native entry")]
+    #[error("helper {0} is unknown to the runtime: no native entry")]
     HelperCall(i32),
     /// A kfunc call (by BTF id): no rxdp engine runs them.
     #[error("kfunc call {0} is not supported")]
@@ -114,12 +114,24 @@ impl JitImage {
     /// program reaches (and every program in them) must stay alive for the
     /// run.
     pub unsafe fn run(&self, ctx: *mut u8, run: *mut RunCtx) -> u64 {
-        // SAFETY: the image is a complete System V function taking the
-        // context in rdi and the run in rsi and returning r0 in rax (see
-        // `frame`), mapped read+execute while `self` lives.
-        let f: extern "sysv64" fn(*mut u8, *mut RunCtx) -> u64 =
-            unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
-        f(ctx, run)
+        // SAFETY: the caller's contract.
+        unsafe { self.run_with_args([ctx as u64, 0, 0, 0, 0], run) }
+    }
+
+    /// Runs the program with `r1..r5 = args` (programs of no program
+    /// type, such as the conformance suite's, take more than a context).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitImage::run`], for the memory the arguments point to.
+    pub unsafe fn run_with_args(&self, args: [u64; 5], run: *mut RunCtx) -> u64 {
+        type Entry = extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
+        // SAFETY: the image is a complete System V function taking r1..r5
+        // in the first five argument registers and the run in the sixth,
+        // returning r0 in rax (see `frame`), mapped read+execute while
+        // `self` lives.
+        let f: Entry = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
+        f(args[0], args[1], args[2], args[3], args[4], run)
     }
 
     /// Where tail calls enter this program: what a prog array's entry

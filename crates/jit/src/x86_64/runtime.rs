@@ -4,9 +4,9 @@
 //!
 //! # A run
 //!
-//! A compiled program is a System V function `(ctx, run) -> r0`. `run`
-//! points to the run's [`RunCtx`]; the prologue of the main program keeps
-//! it in r12, which no BPF register maps to and which every System V
+//! A compiled program is a System V function `(r1, r2, r3, r4, r5, run)
+//! -> r0`, the context in r1. `run` points to the run's [`RunCtx`]; the
+//! prologue of the main program keeps it in r12, which no BPF register maps to and which every System V
 //! function preserves, so it survives helper calls, bpf-to-bpf calls and
 //! tail calls without being passed. From r12 the code reaches the tail
 //! call count (one per run, shared by every frame: a subprogram cannot

@@ -5,13 +5,21 @@
 //! length, helper 5 returns its first argument, and r0 is printed in hex.
 //! A program that fails the checks or the run exits non-zero with the
 //! reason on stdout, where the suite looks for it.
+//!
+//! The engines: `checked` (the default) guards the memory at run time;
+//! `interp` and `jit` trust the program, as the suite's programs are
+//! trusted test inputs; the JIT compiles it with a full 512-byte stack per
+//! frame and every callee-saved register saved (no verifier measured
+//! them) and reports what it cannot compile (`ld_abs`, `callx`).
 
-use crate::cmd::test_run::EngineArg;
+use crate::cmd::test_run::RunEngineArg as EngineArg;
 use crate::error::{CliError, CliResult, usage};
 use crate::input::parse_hex;
 use anyhow::Context;
 use rxdp_interp::{Env, HelperCtx, HelperError, Interpreter, Region, RegionKind, RunLimits, Stack};
-use rxdp_verifier::{NoMaps, RawMemory};
+use rxdp_isa::Insn;
+use rxdp_jit::x86_64::{ArrayLayout, JitOptions, RunCtx, Runtime, compile_with};
+use rxdp_verifier::{NoMaps, RawMemory, Stats, SubprogInfo, VerifiedProgram, check_structure};
 use std::io::Read;
 
 /// Arguments of `rxdp conformance-plugin`.
@@ -102,8 +110,56 @@ pub(crate) fn run(a: Args) -> CliResult {
         EngineArg::Interp => unsafe {
             interp.run_with_args([r1, r2, 0, 0, 0], &mut stack, &mut env)
         },
+        EngineArg::Jit => {
+            let image = compile_with(&unmeasured(xlated)?, &Helper5, JitOptions::default())
+                .map_err(|e| fail(format!("jit: {e}")))?;
+            // SAFETY: as for `interp`: trusted test inputs, with r1 and
+            // r2 describing `env.mem`, which outlives the run.
+            Ok(unsafe {
+                image.run_with_args([r1, r2, 0, 0, 0], &mut RunCtx::new(std::ptr::null_mut()))
+            })
+        }
     };
     let r0 = result.map_err(fail)?;
     println!("{r0:x}");
     Ok(())
+}
+
+/// A program no verifier measured, for the JIT: every subprogram gets the
+/// full stack and saves every callee-saved register.
+fn unmeasured(insns: Vec<Insn>) -> Result<VerifiedProgram, CliError> {
+    let structure = check_structure(&insns).map_err(fail)?;
+    let frame = SubprogInfo {
+        stack_depth: rxdp_interp::STACK_FRAME_SIZE as u32,
+        callee_saved: 0b1111 << 6,
+        tail_calls: false,
+    };
+    Ok(VerifiedProgram {
+        subprogs: vec![frame; structure.subprogs.len()],
+        insns,
+        structure,
+        ctx_accesses: Vec::new(),
+        direct_tail_calls: Vec::new(),
+        inline_lookups: Vec::new(),
+        log: String::new(),
+        stats: Stats::default(),
+    })
+}
+
+/// The suite's one helper, for compiled code.
+struct Helper5;
+
+/// Helper 5 of the suite: returns its first argument.
+extern "sysv64" fn helper5(r1: u64, _: u64, _: u64, _: u64, _: u64, _: *mut RunCtx) -> u64 {
+    r1
+}
+
+impl Runtime for Helper5 {
+    fn helper(&self, id: u32) -> Option<u64> {
+        (id == 5).then_some(helper5 as usize as u64)
+    }
+
+    fn array(&self, _: u32) -> Option<ArrayLayout> {
+        None
+    }
 }
