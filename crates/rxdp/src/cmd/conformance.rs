@@ -156,7 +156,7 @@ extern "sysv64" fn helper5(r1: u64, _: u64, _: u64, _: u64, _: u64, _: *mut RunC
 
 impl Runtime for Helper5 {
     fn helper(&self, id: u32) -> Option<u64> {
-        (id == 5).then_some(helper5 as usize as u64)
+        (id == 5).then_some(helper5 as *const () as u64)
     }
 
     fn array(&self, _: u32) -> Option<ArrayLayout> {
