@@ -33,6 +33,11 @@ const COUNT: &str = "
     r1 = r6
 ";
 
+/// `bpf_tail_call(r1, jmp, slot)`.
+fn tail(slot: u32) -> String {
+    format!("\n    r2 = map[jmp] ll\n    r3 = {slot}\n    call bpf_tail_call\n")
+}
+
 /// Programs loaded over one map table, the first one's.
 struct Object {
     progs: Vec<XdpProgram>,
@@ -105,12 +110,10 @@ impl Object {
 #[test]
 fn a_program_tail_calling_itself_runs_34_times() {
     let p = format!(
-        "{COUNT}
-    r2 = map[jmp] ll
-    r3 = 0
-    call bpf_tail_call
+        "{COUNT}{}
     r0 = 2
-    exit"
+    exit",
+        tail(0)
     );
     let o = Object::load(&[p]);
     o.install(0, 0);
@@ -120,16 +123,12 @@ fn a_program_tail_calling_itself_runs_34_times() {
 #[test]
 fn an_empty_slot_and_an_index_past_the_end_fall_through() {
     let p = format!(
-        "{COUNT}
-    r2 = map[jmp] ll
-    r3 = 1
-    call bpf_tail_call
-    r1 = r6
-    r2 = map[jmp] ll
-    r3 = 9
-    call bpf_tail_call
+        "{COUNT}{}
+    r1 = r6{}
     r0 = 3
-    exit"
+    exit",
+        tail(1),
+        tail(9)
     );
     let o = Object::load(&[p]);
     let sites = o.progs[0].jit().unwrap().tail_call_sites();
@@ -170,7 +169,8 @@ fn tail_calls_through_a_run_time_key_are_indirect() {
 /// frame would let it run the chain again).
 #[test]
 fn tail_calls_from_subprograms_share_the_runs_limit() {
-    let main = "
+    let main = format!(
+        "
     r6 = r1
     call sub
     r7 = r0
@@ -179,21 +179,12 @@ fn tail_calls_from_subprograms_share_the_runs_limit() {
     r0 *= 10
     r0 += r7
     exit
-sub:
-    r2 = map[jmp] ll
-    r3 = 1
-    call bpf_tail_call
+sub:{}
     r0 = 1
-    exit"
-        .to_string();
-    let target = format!(
-        "{COUNT}
-    r2 = map[jmp] ll
-    r3 = 1
-    call bpf_tail_call
-    r0 = 2
-    exit"
+    exit",
+        tail(1)
     );
+    let target = format!("{COUNT}{}\n    r0 = 2\n    exit", tail(1));
     let o = Object::load(&[main, target]);
     o.install(1, 1);
     // The first call of `sub` becomes 33 runs of the target, which
@@ -203,13 +194,7 @@ sub:
 
 #[test]
 fn tail_calls_replace_targets_between_runs() {
-    let main = "
-    r2 = map[jmp] ll
-    r3 = 0
-    call bpf_tail_call
-    r0 = 7
-    exit"
-        .to_string();
+    let main = format!("{}\n    r0 = 7\n    exit", tail(0));
     let one = "r0 = 1\nexit".to_string();
     let two = format!("{COUNT}\nr0 = 2\nexit");
     let o = Object::load(&[main, one, two]);
@@ -230,13 +215,7 @@ fn tail_calls_replace_targets_between_runs() {
 #[test]
 fn direct_tail_calls_start_with_what_the_slot_holds() {
     let one = "r0 = 1\nexit".to_string();
-    let main = "
-    r2 = map[jmp] ll
-    r3 = 0
-    call bpf_tail_call
-    r0 = 7
-    exit"
-        .to_string();
+    let main = format!("{}\n    r0 = 7\n    exit", tail(0));
     let first = Object::load(&[one]);
     first.install(0, 0);
     let a = assemble(&format!("{MAPS}{main}")).unwrap();

@@ -441,12 +441,7 @@ impl<'p> Emitter<'p> {
         a.load(Size::D, SCRATCH_A, Mem::new(Reg::Rsi, MAP_MAX_ENTRIES));
         a.alu_rr(X86Alu::Cmp, Size::D, Reg::Rdx, SCRATCH_A);
         a.jcc_relaxed(X86Cond::Ae, out);
-        let count = Mem::new(Reg::R12, RUN_TAIL_CALL_CNT);
-        a.load(Size::D, SCRATCH_A, count);
-        a.alu_ri(X86Alu::Cmp, Size::D, SCRATCH_A, MAX_TAIL_CALL_CNT as i32);
-        a.jcc_relaxed(X86Cond::Ae, out);
-        a.alu_ri(X86Alu::Add, Size::D, SCRATCH_A, 1);
-        a.store(Size::D, count, SCRATCH_A);
+        Self::count_tail_call(a, out);
         a.load(Size::Q, SCRATCH_B, Mem::new(Reg::Rsi, MAP_TABLE));
         a.mov_rr(Size::D, SCRATCH_C, Reg::Rdx);
         a.load(
@@ -467,6 +462,17 @@ impl<'p> Emitter<'p> {
         self.asm.bind(out);
     }
 
+    /// `if (run->tail_call_cnt++ >= 33) goto out`, in r9: the count of the
+    /// run, which every frame shares.
+    fn count_tail_call(a: &mut Asm, out: Label) {
+        let count = Mem::new(Reg::R12, RUN_TAIL_CALL_CNT);
+        a.load(Size::D, SCRATCH_A, count);
+        a.alu_ri(X86Alu::Cmp, Size::D, SCRATCH_A, MAX_TAIL_CALL_CNT as i32);
+        a.jcc_relaxed(X86Cond::Ae, out);
+        a.alu_ri(X86Alu::Add, Size::D, SCRATCH_A, 1);
+        a.store(Size::D, count, SCRATCH_A);
+    }
+
     /// A tail call through slot `key` of prog array `map`, both proved
     /// constant: a counted jump through the two patch sites of
     /// [`super::poke`], emitted in state C (the slot empty); the program
@@ -478,12 +484,7 @@ impl<'p> Emitter<'p> {
             self.asm.new_label(),
         );
         let a = &mut self.asm;
-        let count = Mem::new(Reg::R12, RUN_TAIL_CALL_CNT);
-        a.load(Size::D, SCRATCH_A, count);
-        a.alu_ri(X86Alu::Cmp, Size::D, SCRATCH_A, MAX_TAIL_CALL_CNT as i32);
-        a.jcc_relaxed(X86Cond::Ae, out);
-        a.alu_ri(X86Alu::Add, Size::D, SCRATCH_A, 1);
-        a.store(Size::D, count, SCRATCH_A);
+        Self::count_tail_call(a, out);
         // Each site alone in its aligned 8-byte word (see `poke`).
         a.align(8);
         a.bind(bypass);

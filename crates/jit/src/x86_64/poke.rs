@@ -34,27 +34,24 @@ use std::sync::{Mutex, PoisonError};
 /// The 5-byte nop a patch site holds when not jumping.
 pub(super) const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
-/// A direct tail call's labels during emission.
+/// Where a direct tail call's two sites are: labels during emission
+/// ([`SiteLabels`]), offsets in the image after it ([`SiteOffsets`]).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct SiteLabels {
+pub(super) struct SiteAt<T> {
     /// The prog array's map index.
     pub(super) map: u32,
     /// The slot.
     pub(super) key: u32,
     /// The `jmp out` / nop5 site.
-    pub(super) bypass: Label,
+    pub(super) bypass: T,
     /// The nop5 / `jmp entry` site.
-    pub(super) target: Label,
+    pub(super) target: T,
 }
 
+/// A direct tail call's sites during emission.
+pub(super) type SiteLabels = SiteAt<Label>;
 /// A direct tail call's sites as offsets in the image.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct SiteOffsets {
-    pub(super) map: u32,
-    pub(super) key: u32,
-    pub(super) bypass: usize,
-    pub(super) target: usize,
-}
+pub(super) type SiteOffsets = SiteAt<usize>;
 
 /// One direct tail call of a compiled program.
 #[derive(Clone, Debug, PartialEq, Eq)]
