@@ -4,9 +4,11 @@
 //! watcher thread reads /proc/self/maps over and over, and no mapping of
 //! the process may ever be writable and executable at once.
 //!
-//! The pack allocator alone is checked the same way, text patching
-//! included, by `crates/jit/tests/pack_wx.rs`; `XdpProgram` offers no
-//! patching of its code, so none is done here.
+//! At the same time another thread patches running code the way prog
+//! array updates do: it installs and removes the target of a direct tail
+//! call over and over, each change a text poke of the caller's code. The
+//! pack allocator alone is checked the same way by
+//! `crates/jit/tests/pack_wx.rs`.
 
 mod common;
 
@@ -20,6 +22,55 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 const LOADERS: usize = 2;
 /// Rounds of every loader over every example.
 const ROUNDS: usize = 200;
+/// Install/remove cycles of the patcher.
+const PATCHES: usize = 300;
+
+/// A direct tail call through slot 0 (`r0 = 7` when it falls through),
+/// and the target (`r0 = 1`).
+const CALLER: &str = ".map jmp type=prog_array key=4 value=4 entries=1
+    r2 = map[jmp] ll
+    r3 = 0
+    call bpf_tail_call
+    r0 = 7
+    exit";
+
+/// Installs and removes the tail call target `PATCHES` times, checking
+/// the caller's verdict after each change.
+fn patch_tail_calls() {
+    let a = rxdp_isa::asm::assemble(CALLER).unwrap();
+    let caller = XdpProgram::load(&a.insns, &a.maps).unwrap();
+    assert_eq!(caller.jit().unwrap().tail_call_sites().len(), 1);
+    let t = rxdp_isa::asm::assemble(
+        ".map jmp type=prog_array key=4 value=4 entries=1
+r0 = 1
+exit",
+    )
+    .unwrap();
+    let target = XdpProgram::load_with_maps(
+        &t.insns,
+        std::sync::Arc::clone(caller.map_table()),
+        rxdp_xdp::Xdp::default(),
+        &rxdp_verifier::Options::default(),
+    )
+    .unwrap();
+    let array = caller.maps().by_name("jmp").unwrap();
+    let array = array
+        .map
+        .as_any()
+        .downcast_ref::<rxdp_maps::ProgArray>()
+        .unwrap();
+    let opts = TestRunOpts {
+        engine: Engine::Jit,
+        ..TestRunOpts::default()
+    };
+    let pkt = &packets()[0].1;
+    for _ in 0..PATCHES {
+        array.set(0, target.prog_ref(), 0).unwrap();
+        assert_eq!(caller.test_run(pkt, &opts).unwrap().retval, 1);
+        array.clear(0).unwrap();
+        assert_eq!(caller.test_run(pkt, &opts).unwrap().retval, 7);
+    }
+}
 /// The name of the memfd behind the JIT's packs, as /proc/self/maps shows
 /// it (`/memfd:rxdp-prog-pack (deleted)`).
 const PACK_MEMFD: &str = "rxdp-prog-pack";
@@ -152,9 +203,11 @@ fn jit_code_is_never_writable_and_executable() {
                 })
             })
             .collect();
+        let patcher = s.spawn(patch_tail_calls);
         for l in loaders {
             l.join().unwrap();
         }
+        patcher.join().unwrap();
         loaders_done.store(true, Ordering::Release);
         watcher.join().unwrap()
     });
