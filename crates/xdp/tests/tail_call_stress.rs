@@ -77,7 +77,7 @@ fn tail_calls_stay_legal_while_the_prog_array_changes() {
     frame[0] = 0;
     frame[1] = 0;
     std::thread::scope(|s| {
-        for cpu in 0..1 {
+        for cpu in 0..2 {
             let (me, stop, runs, frame) = (&me, &stop, &runs, &frame);
             s.spawn(move || {
                 let worker = Domain::global().register();
@@ -107,7 +107,12 @@ fn tail_calls_stay_legal_while_the_prog_array_changes() {
         }
         stop.store(true, Ordering::Relaxed);
     });
-    assert!(runs.load(Ordering::Relaxed) > 0);
+    let runs = runs.load(Ordering::Relaxed);
+    eprintln!(
+        "{runs} runs on two threads during {} prog array updates",
+        updates()
+    );
+    assert!(runs > 0);
     // With the slot settled, the outcomes are exact again.
     array.set(0, me.prog_ref(), 0).unwrap();
     let mut buff = XdpBuff::new(&frame, 1, 0).unwrap();
