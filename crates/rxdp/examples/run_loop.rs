@@ -9,8 +9,10 @@
 //!
 //! The difference of the two totals divided by 100 000 is the cost of one
 //! run, the loop around it included. Runtimes: `rxdp_interp`,
-//! `rxdp_checked`, `rbpf_interp` (the same calls as `benches/xdp.rs`).
-//! Programs: `drop`, `parse`, `map_counter` (not on rbpf: no maps).
+//! `rxdp_checked`, `rxdp_jit`, `rbpf_interp`, `rbpf_jit` (the same calls as
+//! `benches/xdp.rs`; `rxdp_jit` refuses a program the JIT did not compile
+//! rather than count the interpreter). Programs: `drop`, `parse`,
+//! `map_counter` (not on rbpf: no maps).
 
 use rxdp_isa::asm::assemble;
 use rxdp_xdp::{Engine, XdpBuff, XdpContext, XdpProgram, sample};
@@ -21,7 +23,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [runtime, program, runs] = args.as_slice() else {
         eprintln!(
-            "usage: run_loop rxdp_interp|rxdp_checked|rbpf_interp drop|parse|map_counter RUNS"
+            "usage: run_loop rxdp_interp|rxdp_checked|rxdp_jit|rbpf_interp|rbpf_jit \
+             drop|parse|map_counter RUNS"
         );
         return ExitCode::FAILURE;
     };
@@ -43,21 +46,27 @@ fn main() -> ExitCode {
     let packet = sample::udp4(64);
     let mut last = 0;
     match runtime.as_str() {
-        "rxdp_interp" | "rxdp_checked" => {
-            let engine = if runtime == "rxdp_interp" {
-                Engine::Interp
-            } else {
-                Engine::Checked
+        "rxdp_interp" | "rxdp_checked" | "rxdp_jit" => {
+            let engine = match runtime.as_str() {
+                "rxdp_interp" => Engine::Interp,
+                "rxdp_checked" => Engine::Checked,
+                _ => Engine::Jit,
             };
             let mut runner = prog.runner(engine);
+            if runner.engine_used() != engine {
+                let why = prog.jit_fallback().unwrap_or_default();
+                eprintln!("{runtime} {program}: the program runs on the interpreter: {why}");
+                return ExitCode::FAILURE;
+            }
             let mut buff = XdpBuff::new(&packet, 1, 0).expect("a 64-byte frame fits");
             for _ in 0..runs {
                 last = runner.run(black_box(&mut buff)).expect("the run succeeds");
             }
         }
-        "rbpf_interp" => {
+        "rbpf_interp" | "rbpf_jit" => {
             let bytecode = rxdp_isa::encode(prog.xlated());
-            let vm = rbpf::EbpfVmMbuff::new(Some(&bytecode)).expect("rbpf accepts it");
+            let mut vm = rbpf::EbpfVmMbuff::new(Some(&bytecode)).expect("rbpf accepts it");
+            let mut packet = packet.clone();
             let data = packet.as_ptr() as u64;
             let ctx = XdpContext {
                 data,
@@ -70,9 +79,23 @@ fn main() -> ExitCode {
                 mbuff.extend_from_slice(&w.to_le_bytes());
             }
             mbuff.resize(size_of::<XdpContext>(), 0);
-            for _ in 0..runs {
-                let r = vm.execute_program(black_box(&packet), black_box(&mbuff));
-                last = r.expect("the run succeeds") as u32;
+            if runtime == "rbpf_jit" {
+                vm.jit_compile().expect("rbpf's JIT compiles it");
+                for _ in 0..runs {
+                    // SAFETY: rbpf's JIT checks no access; the program
+                    // passed rxdp's verifier and reads only the context in
+                    // `mbuff` and the packet it points at, `packet`, which
+                    // outlives the loop and does not move.
+                    let r = unsafe {
+                        vm.execute_program_jit(black_box(&mut packet), black_box(&mut mbuff))
+                    };
+                    last = r.expect("the run succeeds") as u32;
+                }
+            } else {
+                for _ in 0..runs {
+                    let r = vm.execute_program(black_box(&packet), black_box(&mbuff));
+                    last = r.expect("the run succeeds") as u32;
+                }
             }
         }
         other => {
