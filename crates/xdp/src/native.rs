@@ -3,8 +3,10 @@
 //! from compiled code, and helper failures.
 //!
 //! Compiled code calls a helper's native entry ([`Helper::native`]) with
-//! `r1..r5` and the run's [`RunCtx`], whose `env` is the runner's
-//! [`XdpEnv`]. The entry runs the same helper function the interpreter
+//! `r1..r5` in place and the run's [`RunCtx`] (whose `env` is the
+//! runner's [`XdpEnv`]) in r12; the entry, two instructions, moves it to
+//! the sixth argument register and jumps to a Rust function of the
+//! helper's, so that no call site spends bytes on it. The entry runs the same helper function the interpreter
 //! calls, with a [`HelperCtx::native`] whose callbacks are calls of
 //! compiled code ([`rxdp_jit::x86_64::call_subprogram`]).
 //!
@@ -26,12 +28,13 @@ use rxdp_maps::{ArrayMap, map_type};
 use rxdp_maps::{MapError, PokeTracker, ProgArray};
 use std::sync::Arc;
 
-/// A helper's native entry, what compiled code calls:
-/// `(r1, r2, r3, r4, r5, run) -> r0`.
-pub type NativeHelper = unsafe extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
+/// A helper's native entry, what compiled code calls: `r1..r5` in the
+/// argument registers, the run in r12, r0 back in rax. Never called from
+/// Rust.
+pub type NativeHelper = unsafe extern "sysv64" fn();
 
-/// Runs helper `f` (id `id`) for compiled code: the body of every
-/// [`NativeHelper`].
+/// Runs helper `f` (id `id`) for compiled code: what every
+/// [`NativeHelper`] ends in, with the run as the sixth argument.
 ///
 /// # Safety
 ///
@@ -44,13 +47,13 @@ pub(crate) unsafe fn call_helper(id: u32, f: HelperFn, args: [u64; 5], run: *mut
     // only live path to it is this one (a helper that ran the callback we
     // are in handed its own borrow over; see `JitCaller::call`).
     let env = unsafe { &mut *(*run).env.cast::<XdpEnv<'_>>() };
-    // The program's stack is the native stack between this frame and
-    // where the runner called the code: what helpers following pointers
-    // no verifier proved (format strings) may read of it.
+    // The program's stack is the native stack between this frame and the
+    // runner's, where `run` lives: what helpers following pointers no
+    // verifier proved (format strings) may read of it.
     let here = core::ptr::from_ref(&run).addr() as u64;
     env.args.stack = Some(Region {
         start: here,
-        len: env.native_stack_top.saturating_sub(here),
+        len: (run.addr() as u64).saturating_sub(here),
         writable: true,
         kind: RegionKind::Stack,
     });

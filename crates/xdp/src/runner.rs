@@ -160,9 +160,8 @@ impl<'p> XdpRunner<'p> {
     /// A run of compiled code, its helpers' environment `env`.
     #[inline(always)]
     fn run_native(&mut self, image: &JitImage, ctx: *mut XdpContext) -> Result<u64, Fault> {
+        // The code's frames lie below `run` (see `native::call_helper`).
         let mut run = RunCtx::new(core::ptr::from_mut(&mut self.env).cast());
-        // The code's frames lie below this one's locals.
-        self.env.native_stack_top = core::ptr::from_ref(&run).addr() as u64;
         // SAFETY: as for the fast interpreter: the verifier proved the
         // program safe for XDP and the JIT compiled what it verified, with
         // the XDP runtime whose helpers expect `run.env` to be this
@@ -172,10 +171,20 @@ impl<'p> XdpRunner<'p> {
         // table (programs leaving a prog array are freed only after a
         // grace period, after this run).
         let r0 = unsafe { image.run(ctx.cast(), &mut run) };
-        match self.env.run.native_fault.take() {
-            None => Ok(r0),
-            Some((id, e)) => Err(crate::native::helper_fault(self.prog.xlated(), id, e)),
+        if self.env.run.native_fault.is_some()
+            && let Some(fault) = self.take_native_fault()
+        {
+            return Err(fault);
         }
+        Ok(r0)
+    }
+
+    /// The fault a helper recorded in the last run of compiled code.
+    #[cold]
+    #[inline(never)]
+    fn take_native_fault(&mut self) -> Option<Fault> {
+        let (id, e) = self.env.run.native_fault.take()?;
+        Some(crate::native::helper_fault(self.prog.xlated(), id, e))
     }
 
     /// The checked engine's run, out of line: `run` is inlined into its

@@ -45,6 +45,21 @@ impl JumpPlan {
     pub fn short_count(&self) -> usize {
         self.short.iter().filter(|&&s| s).count()
     }
+
+    /// The jumps short in both plans: iterating `next.and(&plan)` only
+    /// ever turns jumps near, so it reaches a fixed point, where alignment
+    /// padding could otherwise make a jump flip between the two sizes
+    /// forever.
+    pub fn and(&self, other: &JumpPlan) -> JumpPlan {
+        JumpPlan {
+            short: self
+                .short
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| s && other.is_short(i))
+                .collect(),
+        }
+    }
 }
 
 /// The r/m operand of a ModR/M instruction.

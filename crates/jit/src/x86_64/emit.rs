@@ -115,6 +115,9 @@ pub(super) struct Emitter<'p> {
     retpoline_used: bool,
     /// Slots that start on a 16-byte boundary (loop heads, when asked).
     aligned: Vec<bool>,
+    /// Whether the program calls any helper (or tail-calls): then its
+    /// frames keep rsp aligned for calls into Rust.
+    calls_helpers: bool,
 }
 
 impl<'p> Emitter<'p> {
@@ -166,13 +169,17 @@ impl<'p> Emitter<'p> {
             slot,
             entry,
             tail_entry,
-            frame: Frame::new(Kind::Plain, 0, 0),
+            frame: Frame::new(Kind::Plain, 0, 0, true),
             lookups,
             direct,
             sites: Vec::new(),
             retpoline,
             retpoline_used: false,
             aligned,
+            calls_helpers: prog
+                .insns
+                .iter()
+                .any(|i| matches!(i, Insn::Call(CallKind::Helper(_)))),
         }
     }
 
@@ -214,7 +221,12 @@ impl<'p> Emitter<'p> {
             } else {
                 Kind::Plain
             };
-            self.frame = Frame::new(kind, info.stack_depth, info.callee_saved | written);
+            self.frame = Frame::new(
+                kind,
+                info.stack_depth,
+                info.callee_saved | written,
+                self.calls_helpers,
+            );
             let exit = self.asm.new_label();
             self.asm.bind(self.entry[i]);
             let tail_entry = (kind == Kind::Main).then_some(self.tail_entry);
@@ -336,8 +348,6 @@ impl<'p> Emitter<'p> {
                     else {
                         return Self::unsupported(pc, Reason::HelperCall(id));
                     };
-                    // The run is the helper's sixth argument.
-                    self.asm.mov_rr(Size::Q, Reg::R9, Reg::R12);
                     self.asm.call_abs(addr);
                 }
             },
@@ -395,6 +405,9 @@ impl<'p> Emitter<'p> {
                 off,
             } => self.atomic(mem_size(size), op, fetch, dst, src, off.into()),
             Insn::LdImm64 { dst, pseudo, imm } => match pseudo {
+                Pseudo::Imm64 if imm == 0 => {
+                    self.asm.alu_rr(X86Alu::Xor, Size::D, x86(dst), x86(dst))
+                }
                 Pseudo::Imm64 => self.asm.mov_imm64(x86(dst), imm),
                 // A callback: the address of the subprogram's code, which
                 // helpers call back (see `callback` in the program type).
@@ -541,6 +554,9 @@ impl<'p> Emitter<'p> {
         match (cond, src) {
             (Cond::Set, Operand::Reg(s)) => self.asm.test_rr(size, dst, x86(s)),
             (Cond::Set, Operand::Imm(i)) => self.asm.test_ri(size, dst, i),
+            // `test r, r` sets the flags `cmp r, 0` does (CF and OF clear,
+            // ZF and SF from r) in fewer bytes.
+            (_, Operand::Imm(0)) => self.asm.test_rr(size, dst, dst),
             (_, Operand::Reg(s)) => self.asm.alu_rr(X86Alu::Cmp, size, dst, x86(s)),
             (_, Operand::Imm(i)) => self.asm.alu_ri(X86Alu::Cmp, size, dst, i),
         }
@@ -566,6 +582,9 @@ impl<'p> Emitter<'p> {
         match op {
             AluOp::Mov => match (src, width) {
                 (Operand::Reg(s), _) => self.asm.mov_rr(size, dst, x86(s)),
+                // No flags live across BPF instructions: zero by xor, in
+                // fewer bytes (the 32-bit form clears all 64).
+                (Operand::Imm(0), _) => self.asm.alu_rr(X86Alu::Xor, Size::D, dst, dst),
                 (Operand::Imm(i), Width::W32) => self.asm.mov_r32_imm(dst, i as u32),
                 (Operand::Imm(i), Width::W64) => self.asm.mov_imm64(dst, i as i64 as u64),
             },
@@ -618,34 +637,49 @@ impl<'p> Emitter<'p> {
     }
 
     /// Division and modulo. x86 divides rdx:rax, and those are r0 and r3,
-    /// so both are parked in scratch registers; the divisor goes to a
-    /// third. A zero divisor and the signed `MIN / -1` (which faults on
-    /// x86) take their own paths:
+    /// so whichever of them is not the destination is pushed (1 byte, as
+    /// the kernel's JIT does; no call happens in between, so rsp's
+    /// alignment does not matter); the divisor goes to a scratch register. A zero divisor and the
+    /// signed `MIN / -1` (which faults on x86) take their own paths, when
+    /// the divisor can be zero or -1 (a register, or such an immediate):
     ///
     /// ```text
-    ///   mov r9, rax; mov r10, rdx; mov r11, divisor; mov rax, dst
-    ///   test r11, r11; jz zero
+    ///   [push rax] [push rdx] mov r11, divisor; [mov rax, dst]
+    ///   [test r11, r11; jz zero]
     ///   [signed: cmp r11, -1; jne do; neg rax / xor r11d, r11d; jmp done]
-    /// do: xor edx, edx | cdq | cqo; div | idiv r11; mov r11, rax | rdx; jmp done
-    /// zero: xor r11d, r11d | mov r11, rax
-    /// done: mov rax, r9; mov rdx, r10; mov dst, r11
+    /// do: xor edx, edx | cdq | cqo; div | idiv r11; mov r11, rax | rdx; [jmp done]
+    /// [zero: xor r11d, r11d | mov r11, rax]
+    /// done: [pop rdx] [pop rax] mov dst, r11
     /// ```
     fn div(&mut self, op: AluOp, size: Size, dst: Reg, src: Operand) {
         let signed = matches!(op, AluOp::Sdiv | AluOp::Smod);
         let modulo = matches!(op, AluOp::Mod | AluOp::Smod);
+        let (may_be_zero, may_be_minus_one) = match src {
+            Operand::Reg(_) => (true, signed),
+            Operand::Imm(i) => (i == 0, signed && i == -1),
+        };
         let (zero, done) = (self.asm.new_label(), self.asm.new_label());
         let a = &mut self.asm;
-        a.mov_rr(Size::Q, SCRATCH_A, Reg::Rax);
-        a.mov_rr(Size::Q, SCRATCH_B, Reg::Rdx);
+        let (save_rax, save_rdx) = (dst != Reg::Rax, dst != Reg::Rdx);
+        if save_rax {
+            a.push(Reg::Rax);
+        }
+        if save_rdx {
+            a.push(Reg::Rdx);
+        }
         match src {
             Operand::Reg(s) => a.mov_rr(Size::Q, SCRATCH_C, x86(s)),
             Operand::Imm(i) => a.mov_imm64(SCRATCH_C, i as i64 as u64),
         }
-        a.mov_rr(Size::Q, Reg::Rax, dst);
-        a.test_rr(size, SCRATCH_C, SCRATCH_C);
-        a.jcc_relaxed(X86Cond::E, zero);
+        if dst != Reg::Rax {
+            a.mov_rr(Size::Q, Reg::Rax, dst);
+        }
+        if may_be_zero {
+            a.test_rr(size, SCRATCH_C, SCRATCH_C);
+            a.jcc_relaxed(X86Cond::E, zero);
+        }
         let divide = a.new_label();
-        if signed {
+        if may_be_minus_one {
             a.alu_ri(X86Alu::Cmp, size, SCRATCH_C, -1);
             a.jcc_relaxed(X86Cond::Ne, divide);
             if modulo {
@@ -671,17 +705,23 @@ impl<'p> Emitter<'p> {
         }
         let result = if modulo { Reg::Rdx } else { Reg::Rax };
         a.mov_rr(size, SCRATCH_C, result);
-        a.jmp_relaxed(done);
-        a.bind(zero);
-        if modulo {
-            // x % 0 = x (the low half, zero-extended, at 32 bits).
-            a.mov_rr(size, SCRATCH_C, Reg::Rax);
-        } else {
-            a.alu_rr(X86Alu::Xor, Size::D, SCRATCH_C, SCRATCH_C);
+        if may_be_zero {
+            a.jmp_relaxed(done);
+            a.bind(zero);
+            if modulo {
+                // x % 0 = x (the low half, zero-extended, at 32 bits).
+                a.mov_rr(size, SCRATCH_C, Reg::Rax);
+            } else {
+                a.alu_rr(X86Alu::Xor, Size::D, SCRATCH_C, SCRATCH_C);
+            }
         }
         a.bind(done);
-        a.mov_rr(Size::Q, Reg::Rax, SCRATCH_A);
-        a.mov_rr(Size::Q, Reg::Rdx, SCRATCH_B);
+        if save_rdx {
+            a.pop(Reg::Rdx);
+        }
+        if save_rax {
+            a.pop(Reg::Rax);
+        }
         a.mov_rr(Size::Q, dst, SCRATCH_C);
     }
 

@@ -65,8 +65,10 @@ pub(super) struct Frame {
 impl Frame {
     /// The frame of a subprogram of `kind` with `stack_depth` bytes of BPF
     /// stack that writes the callee-saved registers in `callee_saved` (bit
-    /// `i` for `ri`).
-    pub(super) fn new(kind: Kind, stack_depth: u32, callee_saved: u16) -> Frame {
+    /// `i` for `ri`). `aligned` keeps rsp 16-byte aligned below the frame,
+    /// as calls into Rust (helpers) need; a program that calls no helper
+    /// (tail calls included, since their targets may) needs no padding.
+    pub(super) fn new(kind: Kind, stack_depth: u32, callee_saved: u16, aligned: bool) -> Frame {
         let saved: Vec<Reg> = CALLEE_SAVED
             .iter()
             .filter(|(bit, _)| callee_saved & bit != 0)
@@ -76,7 +78,10 @@ impl Frame {
         // 8 mod 16 with the r12 slot too. Keep it 16-aligned after the
         // stack and the pushes.
         let pushes = 8 * saved.len() as u32 + if kind.has_r12() { 8 } else { 0 };
-        let stack = (stack_depth + pushes).next_multiple_of(16) - pushes;
+        let stack = match aligned {
+            true => (stack_depth + pushes).next_multiple_of(16) - pushes,
+            false => stack_depth.next_multiple_of(8),
+        };
         Frame { kind, stack, saved }
     }
 
@@ -137,7 +142,7 @@ mod tests {
             let entry_pushes = if kind.has_r12() { 16 } else { 8 };
             for depth in [0, 1, 8, 16, 24, 504, 512] {
                 for saved in [0u16, 1 << 6, 0b11 << 6, 0b111 << 6, 0b1111 << 6] {
-                    let f = Frame::new(kind, depth, saved);
+                    let f = Frame::new(kind, depth, saved, true);
                     assert!(f.stack >= depth);
                     // 8 (the return address) + the pushes before rbp's
                     // value + the stack + the callee-saved pushes.
@@ -152,7 +157,7 @@ mod tests {
     fn tail_calls_enter_main_programs_past_the_fixed_prologue() {
         let mut asm = Asm::new();
         let entry = asm.new_label();
-        Frame::new(Kind::Main, 64, 1 << 6).prologue(&mut asm, Some(entry));
+        Frame::new(Kind::Main, 64, 1 << 6, true).prologue(&mut asm, Some(entry));
         assert_eq!(asm.label_offset(entry), Some(TAIL_CALL_OFFSET));
         assert_eq!(
             &asm.bytes()[..TAIL_CALL_OFFSET],

@@ -36,9 +36,14 @@ use rxdp_isa::Pseudo;
 use rxdp_verifier::VerifiedProgram;
 use thiserror::Error;
 
+/// Emission passes in which jump shrinking follows the layout freely;
+/// after them a jump that turned near stays near, so that the plans
+/// converge even where alignment padding moves targets back and forth.
+const FREE_PASSES: usize = 4;
+
 /// How many emission passes jump shrinking may take before the compiler
-/// settles for the last plan that is known to fit.
-const MAX_PASSES: usize = 16;
+/// settles for the all-near plan, which always fits.
+const MAX_PASSES: usize = 64;
 
 /// Why a program was not compiled.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -114,8 +119,20 @@ impl JitImage {
     /// program reaches (and every program in them) must stay alive for the
     /// run.
     pub unsafe fn run(&self, ctx: *mut u8, run: *mut RunCtx) -> u64 {
-        // SAFETY: the caller's contract.
-        unsafe { self.run_with_args([ctx as u64, 0, 0, 0, 0], run) }
+        use std::mem::MaybeUninit;
+        type Entry = extern "sysv64" fn(
+            *mut u8,
+            MaybeUninit<u64>,
+            MaybeUninit<u64>,
+            MaybeUninit<u64>,
+            MaybeUninit<u64>,
+            *mut RunCtx,
+        ) -> u64;
+        // SAFETY: as in `run_with_args`; r2..r5 are left as they are, since
+        // a verified program reads only r1 (the context) on entry.
+        let f: Entry = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
+        let junk = MaybeUninit::uninit();
+        f(ctx, junk, junk, junk, junk, run)
     }
 
     /// Runs the program with `r1..r5 = args` (programs of no program
@@ -275,9 +292,10 @@ struct Layout {
 }
 
 /// Emits `prog` until the jump plan reaches a fixed point (each pass
-/// shrinks the jumps whose rel8 form reaches in the previous layout). The
-/// all-near layout of the first pass always fits, so that is the fallback
-/// should the plans not settle.
+/// shrinks the jumps whose rel8 form reaches in the previous layout; after
+/// [`FREE_PASSES`], only jumps short in the previous plan may stay short).
+/// The all-near layout of the first pass always fits, so that is the
+/// fallback should the plans not settle.
 fn layout(
     prog: &VerifiedProgram,
     runtime: &dyn Runtime,
@@ -300,9 +318,12 @@ fn layout(
         })
     };
     let mut plan = JumpPlan::default();
-    for _ in 0..MAX_PASSES {
+    for n in 0..MAX_PASSES {
         let out = pass(plan.clone())?;
-        let next = out.asm.relax().map_err(encoder)?;
+        let mut next = out.asm.relax().map_err(encoder)?;
+        if n >= FREE_PASSES {
+            next = next.and(&plan);
+        }
         if next == plan {
             return Ok(out);
         }

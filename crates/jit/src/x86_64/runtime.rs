@@ -11,15 +11,17 @@
 //! tail calls without being passed. From r12 the code reaches the tail
 //! call count (one per run, shared by every frame: a subprogram cannot
 //! reset it, the kernel's 2024 "tailcall hierarchy" rule), and helpers
-//! reach the program type's environment (passed as their sixth argument,
-//! r9, since r1..r5 already sit in the first five).
+//! reach the program type's environment through it.
 //!
 //! # Helpers
 //!
-//! [`Runtime::helper`] gives the address of each helper's native entry:
-//! `extern "sysv64" fn(r1, r2, r3, r4, r5, run: *mut RunCtx) -> u64`. The
-//! code calls it with a rel32 `call`: prog packs lie within 2 GiB of the
-//! process's text, where the helpers are.
+//! [`Runtime::helper`] gives the address of each helper's native entry,
+//! which the code calls with a rel32 `call` (prog packs lie within 2 GiB
+//! of the process's text, where the helpers are) with r1..r5 in the
+//! System V argument registers and the run still in r12: an entry that
+//! needs the run takes it from there (the XDP helpers' entries move it to
+//! the sixth argument and jump to Rust), and call sites spend nothing on
+//! it.
 //!
 //! # Maps the code reads
 //!

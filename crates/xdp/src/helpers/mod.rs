@@ -109,7 +109,13 @@ macro_rules! h {
                     // contract).
                     unsafe { call_native($id as u32, $func, [r1, r2, r3, r4, r5], run) }
                 }
-                native
+                /// What compiled code calls: passes the run, kept in r12,
+                /// as `native`'s sixth argument.
+                #[unsafe(naked)]
+                unsafe extern "sysv64" fn entry() {
+                    core::arch::naked_asm!("mov r9, r12", "jmp {native}", native = sym native)
+                }
+                entry
             },
         }
     };
@@ -368,9 +374,6 @@ pub struct XdpEnv<'a> {
     /// Whether [`XdpEnv::grant`] records what it grants (see
     /// [`tracks_grants`]).
     track_grants: bool,
-    /// In a run of compiled code, an address just above the native stack
-    /// the code uses (see [`crate::native`]).
-    pub(crate) native_stack_top: u64,
 }
 
 /// Whether runs of `insns` need the list of the memory helpers granted
@@ -425,7 +428,6 @@ impl<'a> XdpEnv<'a> {
             world,
             args,
             track_grants,
-            native_stack_top: 0,
         }
     }
 
