@@ -16,7 +16,7 @@ use crate::helpers::{FrameBounds, Redirect, XdpEnv, tracks_grants};
 use crate::program::XdpProgram;
 use crate::test_run::Engine;
 use rxdp_interp::{Fault, Interpreter, Region, RegionKind, Stack};
-use rxdp_jit::x86_64::{JitImage, RunCtx};
+use rxdp_jit::x86_64::{Entry, JitImage, RunCtx};
 use std::sync::Arc;
 
 /// A program bound to an engine, a bpf stack, a CPU and a helper
@@ -27,10 +27,13 @@ pub struct XdpRunner<'p> {
     interp: &'p Interpreter,
     stack: Stack,
     engine: Engine,
-    /// The native code a JIT runner runs; `None` on the interpreters and
-    /// when the JIT did not compile the program (the fast interpreter
-    /// runs it then).
-    native: Option<&'p JitImage>,
+    /// Where the native code a JIT runner runs starts; `None` on the
+    /// interpreters and when the JIT did not compile the program (the fast
+    /// interpreter runs it then). The image lives as long as the program.
+    native: Option<Entry>,
+    /// Whether the program calls helpers (or tail-calls): only then do
+    /// runs of native code set up the helpers' environment.
+    calls_helpers: bool,
     /// Everything helpers see but the frame, built once: a run only points
     /// it at its frame.
     env: XdpEnv<'p>,
@@ -46,13 +49,17 @@ impl XdpProgram {
         let world = Arc::new(HelperEnv::deterministic());
         let track = tracks_grants(self.xlated(), engine == Engine::Checked);
         let native = match engine {
-            Engine::Jit => self.jit().ok(),
+            Engine::Jit => self.jit().ok().map(JitImage::entry),
             Engine::Interp | Engine::Checked => None,
         };
         XdpRunner {
             prog: self,
             interp: self.interp(),
             native,
+            calls_helpers: self
+                .xlated()
+                .iter()
+                .any(|i| matches!(i, rxdp_isa::Insn::Call(rxdp_isa::CallKind::Helper(_)))),
             env: XdpEnv::new(self.maps(), 0, world, args, track),
             stack,
             engine,
@@ -134,12 +141,23 @@ impl<'p> XdpRunner<'p> {
     /// runner's stack and keep their capacity from one run to the next.
     #[inline(always)]
     pub fn run(&mut self, buff: &mut XdpBuff) -> Result<u32, Fault> {
+        if let (Some(entry), false) = (self.native, self.calls_helpers) {
+            // Native code that calls nothing needs nothing but the frame.
+            let ctx: *mut XdpContext = buff.ctx_mut();
+            // SAFETY: as in `run_native`; no helper (nor tail call) reads
+            // the run, which may be null.
+            let r0 = unsafe { entry.call(ctx.cast(), core::ptr::null_mut()) };
+            return Ok(r0 as u32);
+        }
         let frame = FrameBounds {
             hard_start: buff.hard_start(),
             hard_end: buff.hard_end(),
         };
         let ctx: *mut _ = buff.ctx_mut();
         self.env.set_frame(ctx, frame);
+        if let Some(entry) = self.native {
+            return self.run_native(entry, ctx).map(|r0| r0 as u32);
+        }
         let interp = self.interp;
         let r0 = match self.engine {
             // SAFETY: the program passed rxdp's verifier when it was
@@ -148,18 +166,16 @@ impl<'p> XdpRunner<'p> {
             // the run.
             Engine::Interp => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
             Engine::Checked => self.run_checked(ctx as u64).map_err(unbox),
-            Engine::Jit => match self.native {
-                Some(image) => self.run_native(image, ctx),
-                // SAFETY: as for `Engine::Interp` above.
-                None => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
-            },
+            // Without native code (see `engine_used`). SAFETY: as for
+            // `Engine::Interp` above.
+            Engine::Jit => unsafe { interp.run(ctx as u64, &mut self.stack, &mut self.env) },
         }?;
         Ok(r0 as u32)
     }
 
     /// A run of compiled code, its helpers' environment `env`.
     #[inline(always)]
-    fn run_native(&mut self, image: &JitImage, ctx: *mut XdpContext) -> Result<u64, Fault> {
+    fn run_native(&mut self, entry: Entry, ctx: *mut XdpContext) -> Result<u64, Fault> {
         // The code's frames lie below `run` (see `native::call_helper`).
         let mut run = RunCtx::new(core::ptr::from_mut(&mut self.env).cast());
         // SAFETY: as for the fast interpreter: the verifier proved the
@@ -170,7 +186,7 @@ impl<'p> XdpRunner<'p> {
         // maps and prog arrays the code reaches live in the program's
         // table (programs leaving a prog array are freed only after a
         // grace period, after this run).
-        let r0 = unsafe { image.run(ctx.cast(), &mut run) };
+        let r0 = unsafe { entry.call(ctx.cast(), &mut run) };
         if self.env.run.native_fault.is_some()
             && let Some(fault) = self.take_native_fault()
         {

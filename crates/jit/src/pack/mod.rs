@@ -463,6 +463,7 @@ pub struct ProgMem {
 impl ProgMem {
     /// Address of the first byte in the executable view: where the
     /// program is called. Aligned to [`CHUNK_SIZE`].
+    #[inline]
     pub fn exec_addr(&self) -> u64 {
         self.rx as u64
     }

@@ -92,6 +92,34 @@ impl Unsupported {
     }
 }
 
+/// The function a compiled program is: r1 (the context), r2..r5 (left
+/// as they are: a verified program reads only r1 on entry), the run.
+type EntryFn = extern "sysv64" fn(
+    *mut u8,
+    std::mem::MaybeUninit<u64>,
+    std::mem::MaybeUninit<u64>,
+    std::mem::MaybeUninit<u64>,
+    std::mem::MaybeUninit<u64>,
+    *mut RunCtx,
+) -> u64;
+
+/// Where a compiled program starts, valid while its [`JitImage`] lives.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry(EntryFn);
+
+impl Entry {
+    /// Runs the program on the context `ctx` and returns `r0`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitImage::run`], and the image must still be alive.
+    #[inline(always)]
+    pub unsafe fn call(self, ctx: *mut u8, run: *mut RunCtx) -> u64 {
+        let junk = std::mem::MaybeUninit::uninit();
+        (self.0)(ctx, junk, junk, junk, junk, run)
+    }
+}
+
 /// A compiled program: its machine code in prog pack memory.
 #[derive(Debug)]
 pub struct JitImage {
@@ -118,21 +146,21 @@ impl JitImage {
     /// program was compiled with expect, and every map and prog array the
     /// program reaches (and every program in them) must stay alive for the
     /// run.
+    #[inline]
     pub unsafe fn run(&self, ctx: *mut u8, run: *mut RunCtx) -> u64 {
-        use std::mem::MaybeUninit;
-        type Entry = extern "sysv64" fn(
-            *mut u8,
-            MaybeUninit<u64>,
-            MaybeUninit<u64>,
-            MaybeUninit<u64>,
-            MaybeUninit<u64>,
-            *mut RunCtx,
-        ) -> u64;
-        // SAFETY: as in `run_with_args`; r2..r5 are left as they are, since
-        // a verified program reads only r1 (the context) on entry.
-        let f: Entry = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
-        let junk = MaybeUninit::uninit();
-        f(ctx, junk, junk, junk, junk, run)
+        // SAFETY: the caller's contract.
+        unsafe { self.entry().call(ctx, run) }
+    }
+
+    /// The program's entry point, to keep where runs start (a runner), so
+    /// that a run is one indirect call.
+    #[inline]
+    pub fn entry(&self) -> Entry {
+        // SAFETY: the image is a complete System V function taking r1..r5
+        // in the first five argument registers and the run in the sixth,
+        // returning r0 in rax (see `frame`), mapped read+execute while
+        // `self` lives.
+        Entry(unsafe { std::mem::transmute::<usize, EntryFn>(self.mem.exec_addr() as usize) })
     }
 
     /// Runs the program with `r1..r5 = args` (programs of no program
@@ -142,12 +170,9 @@ impl JitImage {
     ///
     /// As for [`JitImage::run`], for the memory the arguments point to.
     pub unsafe fn run_with_args(&self, args: [u64; 5], run: *mut RunCtx) -> u64 {
-        type Entry = extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
-        // SAFETY: the image is a complete System V function taking r1..r5
-        // in the first five argument registers and the run in the sixth,
-        // returning r0 in rax (see `frame`), mapped read+execute while
-        // `self` lives.
-        let f: Entry = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
+        type WithArgs = extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
+        // SAFETY: as in `entry`, with every argument register set.
+        let f: WithArgs = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
         f(args[0], args[1], args[2], args[3], args[4], run)
     }
 
