@@ -195,7 +195,9 @@ sub:{}
 #[test]
 fn tail_calls_replace_targets_between_runs() {
     let main = format!("{}\n    r0 = 7\n    exit", tail(0));
-    let one = "r0 = 1\nexit".to_string();
+    // A leaf (no frame) that saves r6: tail calls take down the caller's
+    // frame before its body.
+    let one = "r6 = 1\nr0 = r6\nexit".to_string();
     let two = format!("{COUNT}\nr0 = 2\nexit");
     let o = Object::load(&[main, one, two]);
     assert_eq!(o.progs[0].jit().unwrap().tail_call_sites().len(), 1);

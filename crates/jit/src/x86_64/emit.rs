@@ -89,6 +89,28 @@ fn is_tail_call(insn: &Insn) -> bool {
     *insn == Insn::Call(CallKind::Helper(TAIL_CALL))
 }
 
+/// Whether `insn` reads or writes r10.
+fn uses_r10(insn: &Insn) -> bool {
+    let r10 = |r: BpfReg| r.num() == 10;
+    let op = |o: Operand| matches!(o, Operand::Reg(r) if r10(r));
+    match *insn {
+        Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => r10(dst) || op(src),
+        Insn::MovSx { dst, src, .. }
+        | Insn::Ldx { dst, src, .. }
+        | Insn::Stx { dst, src, .. }
+        | Insn::Atomic { dst, src, .. } => r10(dst) || r10(src),
+        Insn::Neg { dst, .. }
+        | Insn::End { dst, .. }
+        | Insn::St { dst, .. }
+        | Insn::LdImm64 { dst, .. }
+        | Insn::Callx { dst } => r10(dst),
+        Insn::LdInd { src, .. } => r10(src),
+        Insn::Ja { .. } | Insn::Call(_) | Insn::Exit | Insn::LdImm64Hi | Insn::LdAbs { .. } => {
+            false
+        }
+    }
+}
+
 /// The state of one emission pass.
 pub(super) struct Emitter<'p> {
     prog: &'p VerifiedProgram,
@@ -96,8 +118,9 @@ pub(super) struct Emitter<'p> {
     pub(super) asm: Asm,
     /// One label per instruction slot: where its code starts.
     pub(super) slot: Vec<Label>,
-    /// Each subprogram's entry (before its prologue).
-    entry: Vec<Label>,
+    /// Each subprogram's entry (where calls land; for the main program,
+    /// where runs start).
+    pub(super) entry: Vec<Label>,
     /// Where tail calls enter the main program.
     pub(super) tail_entry: Label,
     /// The frame of the subprogram being emitted.
@@ -183,6 +206,19 @@ impl<'p> Emitter<'p> {
         }
     }
 
+    /// Whether the main program of `stack_depth` bytes needs no frame:
+    /// it is the only subprogram, calls nothing and never uses r10.
+    fn is_leaf(&self, stack_depth: u32) -> bool {
+        stack_depth == 0
+            && self.prog.structure.subprogs.len() == 1
+            && !self.prog.insns.iter().any(|i| {
+                matches!(
+                    i,
+                    Insn::Call(_) | Insn::Callx { .. } | Insn::LdAbs { .. } | Insn::LdInd { .. }
+                ) || uses_r10(i)
+            })
+    }
+
     /// The entries of the subprograms the program's `lddw`s name as
     /// callbacks.
     pub(super) fn callbacks(&self) -> Vec<Label> {
@@ -214,7 +250,9 @@ impl<'p> Emitter<'p> {
             let written = insns
                 .iter()
                 .fold(0, |m, insn| m | written_callee_saved(insn));
-            let kind = if i == 0 {
+            let kind = if i == 0 && self.is_leaf(info.stack_depth) {
+                Kind::Leaf
+            } else if i == 0 {
                 Kind::Main
             } else if info.tail_calls || insns.iter().any(is_tail_call) {
                 Kind::TailCalling
@@ -228,9 +266,8 @@ impl<'p> Emitter<'p> {
                 self.calls_helpers,
             );
             let exit = self.asm.new_label();
-            self.asm.bind(self.entry[i]);
-            let tail_entry = (kind == Kind::Main).then_some(self.tail_entry);
-            self.frame.prologue(&mut self.asm, tail_entry);
+            self.frame
+                .prologue(&mut self.asm, self.entry[i], self.tail_entry);
             for pc in sub.start..sub.end {
                 if self.aligned[pc] {
                     self.asm.align(16);

@@ -27,11 +27,19 @@
 //! builds the same three words (its "saved r12" is the run itself), so a
 //! tail call from a subprogram replaces the subprogram and returns to its
 //! caller; other subprograms skip the r12 slot.
+//!
+//! A *leaf* main program (one subprogram, no call of any kind, no use of
+//! r10, so neither r12 nor a frame pointer) has no frame at all: it
+//! starts right at its body, after pushing the callee-saved registers it
+//! writes, and returns with `ret`. Tail calls enter it two instructions
+//! earlier, at `pop rbp; pop r12`, which takes down the frame the caller
+//! left before falling into the body.
 
 use super::regs::CALLEE_SAVED;
 use crate::x86::{AluOp, Asm, Label, Reg, Size};
 
-/// Bytes from the start of a main program to where tail calls enter it.
+/// Bytes from the start of a main program that has a frame to where tail
+/// calls enter it.
 pub const TAIL_CALL_OFFSET: usize = 9;
 
 /// Which frame layout a subprogram has.
@@ -39,6 +47,8 @@ pub const TAIL_CALL_OFFSET: usize = 9;
 pub(super) enum Kind {
     /// The main program: entered from Rust or by tail calls.
     Main,
+    /// A main program that needs no frame (see the module docs).
+    Leaf,
     /// A bpf-to-bpf callee (or callback) that may tail-call.
     TailCalling,
     /// Any other callee.
@@ -48,7 +58,7 @@ pub(super) enum Kind {
 impl Kind {
     /// Whether the frame holds the r12 slot.
     fn has_r12(self) -> bool {
-        self != Kind::Plain
+        matches!(self, Kind::Main | Kind::TailCalling)
     }
 }
 
@@ -85,21 +95,33 @@ impl Frame {
         Frame { kind, stack, saved }
     }
 
-    /// The prologue. For the main program, `tail_entry` is bound where
-    /// tail calls enter ([`TAIL_CALL_OFFSET`]).
-    pub(super) fn prologue(&self, asm: &mut Asm, tail_entry: Option<Label>) {
+    /// The prologue. For the main program, `entry` is bound where runs
+    /// start and `tail_entry` where tail calls enter ([`TAIL_CALL_OFFSET`]
+    /// past the start, or before the start of a leaf).
+    pub(super) fn prologue(&self, asm: &mut Asm, entry: Label, tail_entry: Label) {
+        if self.kind == Kind::Leaf {
+            asm.bind(tail_entry);
+            asm.pop(Reg::Rbp);
+            asm.pop(Reg::R12);
+            asm.bind(entry);
+            for &r in &self.saved {
+                asm.push(r);
+            }
+            return;
+        }
+        asm.bind(entry);
         match self.kind {
             Kind::Main => {
                 asm.push(Reg::R12);
                 asm.mov_rr(Size::Q, Reg::R12, Reg::R9);
             }
             Kind::TailCalling => asm.push(Reg::R12),
-            Kind::Plain => {}
+            Kind::Plain | Kind::Leaf => {}
         }
         asm.push(Reg::Rbp);
         asm.mov_rr(Size::Q, Reg::Rbp, Reg::Rsp);
-        if let Some(l) = tail_entry {
-            asm.bind(l);
+        if self.kind == Kind::Main {
+            asm.bind(tail_entry);
         }
         if self.stack > 0 {
             asm.alu_ri(AluOp::Sub, Size::Q, Reg::Rsp, self.stack as i32);
@@ -124,6 +146,10 @@ impl Frame {
     /// prologue left it.
     pub(super) fn epilogue(&self, asm: &mut Asm) {
         self.unwind(asm);
+        if self.kind == Kind::Leaf {
+            asm.ret();
+            return;
+        }
         asm.pop(Reg::Rbp);
         if self.kind.has_r12() {
             asm.pop(Reg::R12);
@@ -156,13 +182,27 @@ mod tests {
     #[test]
     fn tail_calls_enter_main_programs_past_the_fixed_prologue() {
         let mut asm = Asm::new();
-        let entry = asm.new_label();
-        Frame::new(Kind::Main, 64, 1 << 6, true).prologue(&mut asm, Some(entry));
-        assert_eq!(asm.label_offset(entry), Some(TAIL_CALL_OFFSET));
+        let (entry, tail) = (asm.new_label(), asm.new_label());
+        Frame::new(Kind::Main, 64, 1 << 6, true).prologue(&mut asm, entry, tail);
+        assert_eq!(asm.label_offset(entry), Some(0));
+        assert_eq!(asm.label_offset(tail), Some(TAIL_CALL_OFFSET));
         assert_eq!(
             &asm.bytes()[..TAIL_CALL_OFFSET],
             // push r12; mov r12, r9; push rbp; mov rbp, rsp
             &[0x41, 0x54, 0x4d, 0x89, 0xcc, 0x55, 0x48, 0x89, 0xe5]
         );
+    }
+
+    #[test]
+    fn leaves_have_no_frame_and_tail_calls_take_down_the_callers() {
+        let mut asm = Asm::new();
+        let (entry, tail) = (asm.new_label(), asm.new_label());
+        let f = Frame::new(Kind::Leaf, 0, 1 << 6, false);
+        f.prologue(&mut asm, entry, tail);
+        f.epilogue(&mut asm);
+        assert_eq!(asm.label_offset(tail), Some(0));
+        assert_eq!(asm.label_offset(entry), Some(3));
+        // pop rbp; pop r12; push rbx; pop rbx; ret
+        assert_eq!(asm.bytes(), &[0x5d, 0x41, 0x5c, 0x53, 0x5b, 0xc3]);
     }
 }

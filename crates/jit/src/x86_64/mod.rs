@@ -131,6 +131,9 @@ pub struct JitImage {
     callbacks: Vec<u64>,
     /// The direct tail calls and their patch state.
     sites: poke::Sites,
+    /// Where runs start and where tail calls enter, from the start.
+    entry_offset: usize,
+    tail_offset: usize,
 }
 
 impl JitImage {
@@ -160,7 +163,9 @@ impl JitImage {
         // in the first five argument registers and the run in the sixth,
         // returning r0 in rax (see `frame`), mapped read+execute while
         // `self` lives.
-        Entry(unsafe { std::mem::transmute::<usize, EntryFn>(self.mem.exec_addr() as usize) })
+        Entry(unsafe {
+            std::mem::transmute::<usize, EntryFn>(self.mem.exec_addr() as usize + self.entry_offset)
+        })
     }
 
     /// Runs the program with `r1..r5 = args` (programs of no program
@@ -172,14 +177,15 @@ impl JitImage {
     pub unsafe fn run_with_args(&self, args: [u64; 5], run: *mut RunCtx) -> u64 {
         type WithArgs = extern "sysv64" fn(u64, u64, u64, u64, u64, *mut RunCtx) -> u64;
         // SAFETY: as in `entry`, with every argument register set.
-        let f: WithArgs = unsafe { std::mem::transmute(self.mem.exec_addr() as usize) };
+        let f: WithArgs =
+            unsafe { std::mem::transmute(self.mem.exec_addr() as usize + self.entry_offset) };
         f(args[0], args[1], args[2], args[3], args[4], run)
     }
 
     /// Where tail calls enter this program: what a prog array's entry
     /// table holds for it (see [`MapHeader`]).
     pub fn tail_call_entry(&self) -> u64 {
-        self.exec_addr() + TAIL_CALL_OFFSET as u64
+        self.exec_addr() + self.tail_offset as u64
     }
 
     /// The addresses a `lddw rX, <subprogram>` of this program loads: the
@@ -264,12 +270,7 @@ pub fn compile_with(
     let asm = out.asm;
     let offset = |l: Label| asm.label_offset(l).unwrap_or_default();
     let insn_offsets = out.slots.iter().map(|&l| offset(l) as u32).collect();
-    if offset(out.tail_entry) != TAIL_CALL_OFFSET {
-        return Err(Unsupported::whole(Reason::Encoder(X86Error::Operand {
-            offset: offset(out.tail_entry),
-            what: "the main prologue is not the tail-call prologue",
-        })));
-    }
+    let (entry_offset, tail_offset) = (offset(out.main_entry), offset(out.tail_entry));
     let callback_offsets: Vec<usize> = out.callbacks.iter().map(|&l| offset(l)).collect();
     let site_offsets: Vec<poke::SiteOffsets> = out
         .sites
@@ -300,6 +301,8 @@ pub fn compile_with(
         insn_offsets,
         callbacks,
         sites,
+        entry_offset,
+        tail_offset,
     })
 }
 
@@ -308,6 +311,8 @@ struct Layout {
     asm: Asm,
     /// Each slot's start.
     slots: Vec<Label>,
+    /// Where runs start.
+    main_entry: Label,
     /// Where tail calls enter.
     tail_entry: Label,
     /// The subprograms `lddw`s name as callbacks.
@@ -337,6 +342,7 @@ fn layout(
         Ok(Layout {
             asm: e.asm,
             slots: e.slot,
+            main_entry: e.entry[0],
             tail_entry: e.tail_entry,
             callbacks,
             sites: e.sites,
