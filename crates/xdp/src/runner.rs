@@ -31,8 +31,9 @@ pub struct XdpRunner<'p> {
     /// interpreters and when the JIT did not compile the program (the fast
     /// interpreter runs it then). The image lives as long as the program.
     native: Option<Entry>,
-    /// Whether the program calls helpers (or tail-calls): only then do
-    /// runs of native code set up the helpers' environment.
+    /// Whether the native code calls helpers (other than lookups compiled
+    /// inline) or tail-calls: only then do its runs set up the helpers'
+    /// environment.
     calls_helpers: bool,
     /// Everything helpers see but the frame, built once: a run only points
     /// it at its frame.
@@ -56,10 +57,7 @@ impl XdpProgram {
             prog: self,
             interp: self.interp(),
             native,
-            calls_helpers: self
-                .xlated()
-                .iter()
-                .any(|i| matches!(i, rxdp_isa::Insn::Call(rxdp_isa::CallKind::Helper(_)))),
+            calls_helpers: self.jit().map_or(true, JitImage::uses_run),
             env: XdpEnv::new(self.maps(), 0, world, args, track),
             stack,
             engine,

@@ -141,6 +141,9 @@ pub(super) struct Emitter<'p> {
     /// Whether the program calls any helper (or tail-calls): then its
     /// frames keep rsp aligned for calls into Rust.
     calls_helpers: bool,
+    /// Whether the code emitted reads the run: calls a helper (one not
+    /// compiled inline) or tail-calls.
+    pub(super) uses_run: bool,
 }
 
 impl<'p> Emitter<'p> {
@@ -203,6 +206,7 @@ impl<'p> Emitter<'p> {
                 .insns
                 .iter()
                 .any(|i| matches!(i, Insn::Call(CallKind::Helper(_)))),
+            uses_run: false,
         }
     }
 
@@ -385,6 +389,7 @@ impl<'p> Emitter<'p> {
                     else {
                         return Self::unsupported(pc, Reason::HelperCall(id));
                     };
+                    self.uses_run = true;
                     self.asm.call_abs(addr);
                 }
             },
@@ -486,6 +491,7 @@ impl<'p> Emitter<'p> {
     /// A failed tail call leaves r0..r5 as they were (the verifier makes
     /// them unreadable anyway) and goes on with the next instruction.
     fn tail_call(&mut self) {
+        self.uses_run = true;
         let out = self.asm.new_label();
         let a = &mut self.asm;
         a.load(Size::D, SCRATCH_A, Mem::new(Reg::Rsi, MAP_MAX_ENTRIES));
@@ -528,6 +534,7 @@ impl<'p> Emitter<'p> {
     /// [`super::poke`], emitted in state C (the slot empty); the program
     /// type patches them to follow the slot.
     fn direct_tail_call(&mut self, map: u32, key: u32) {
+        self.uses_run = true;
         let (out, bypass, target) = (
             self.asm.new_label(),
             self.asm.new_label(),

@@ -134,6 +134,8 @@ pub struct JitImage {
     /// Where runs start and where tail calls enter, from the start.
     entry_offset: usize,
     tail_offset: usize,
+    /// Whether the code reads its [`RunCtx`] (calls helpers or tail-calls).
+    uses_run: bool,
 }
 
 impl JitImage {
@@ -180,6 +182,13 @@ impl JitImage {
         let f: WithArgs =
             unsafe { std::mem::transmute(self.mem.exec_addr() as usize + self.entry_offset) };
         f(args[0], args[1], args[2], args[3], args[4], run)
+    }
+
+    /// Whether the code reads its [`RunCtx`]: it calls a helper (other
+    /// than lookups compiled inline) or tail-calls. A run of code that
+    /// does not may pass a null run.
+    pub fn uses_run(&self) -> bool {
+        self.uses_run
     }
 
     /// Where tail calls enter this program: what a prog array's entry
@@ -271,6 +280,7 @@ pub fn compile_with(
     let offset = |l: Label| asm.label_offset(l).unwrap_or_default();
     let insn_offsets = out.slots.iter().map(|&l| offset(l) as u32).collect();
     let (entry_offset, tail_offset) = (offset(out.main_entry), offset(out.tail_entry));
+    let out_uses_run = out.uses_run;
     let callback_offsets: Vec<usize> = out.callbacks.iter().map(|&l| offset(l)).collect();
     let site_offsets: Vec<poke::SiteOffsets> = out
         .sites
@@ -303,6 +313,7 @@ pub fn compile_with(
         sites,
         entry_offset,
         tail_offset,
+        uses_run: out_uses_run,
     })
 }
 
@@ -313,6 +324,8 @@ struct Layout {
     slots: Vec<Label>,
     /// Where runs start.
     main_entry: Label,
+    /// Whether the code reads the run.
+    uses_run: bool,
     /// Where tail calls enter.
     tail_entry: Label,
     /// The subprograms `lddw`s name as callbacks.
@@ -343,6 +356,7 @@ fn layout(
             asm: e.asm,
             slots: e.slot,
             main_entry: e.entry[0],
+            uses_run: e.uses_run,
             tail_entry: e.tail_entry,
             callbacks,
             sites: e.sites,
