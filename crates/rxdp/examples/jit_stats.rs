@@ -21,11 +21,8 @@
 //!   ([`XdpProgram::verification`]), per call and per instruction: code
 //!   generation with jump shrinking, the prog pack allocation and the
 //!   copy into it. The images of a batch are freed between batches,
-//!   outside the timing. The compiler is given a stand-in for the XDP
-//!   runtime (whose helper table is private to `rxdp_xdp`): every helper's
-//!   entry is one stub function of this binary, arrays and prog arrays are
-//!   described as the XDP runtime describes them; the images are never
-//!   run, and each is checked to be the size of the program's own.
+//!   outside the timing. The compiler is given the runtime loading used
+//!   ([`rxdp_xdp::native::XdpRuntime`]).
 //!
 //! Then: 1,000 copies of `examples/parse_udp.s` loaded at once, and what the
 //! prog pack allocator holds for them
@@ -34,10 +31,9 @@
 
 use rxdp_isa::asm::{Assembled, assemble};
 use rxdp_jit::pack::PackAllocator;
-use rxdp_jit::x86_64::{ArrayLayout, Runtime};
 use rxdp_kernel::{KernelBtf, KernelMap, KernelProg, LoadOptions, obj_name};
-use rxdp_maps::{ArrayMap, ProgArray, map_type};
-use rxdp_xdp::{MapTable, ObjectOpts, XdpObject, XdpProgram};
+use rxdp_xdp::native::XdpRuntime;
+use rxdp_xdp::{ObjectOpts, XdpObject, XdpProgram};
 use std::hint::black_box;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -333,59 +329,12 @@ fn refusal(e: rxdp_kernel::LoadError) -> String {
     }
 }
 
-/// Where the stand-in runtime sends every helper call: never called (the
-/// images compiled with it are not run).
-extern "sysv64" fn helper_stub(_: u64, _: u64, _: u64, _: u64, _: u64, _: *mut u8) -> u64 {
-    0
-}
-
-/// What [`compile_time`] compiles against: the XDP runtime's description
-/// of the program's maps, and [`helper_stub`] for every helper.
-struct StandIn<'m> {
-    maps: &'m MapTable,
-}
-
-impl Runtime for StandIn<'_> {
-    fn helper(&self, _id: u32) -> Option<u64> {
-        Some(helper_stub as *const () as usize as u64)
-    }
-
-    fn array(&self, index: u32) -> Option<ArrayLayout> {
-        let m = self.maps.get(index as usize)?;
-        let def = m.map.def();
-        if def.map_type != map_type::ARRAY {
-            return None;
-        }
-        let array = m.map.as_any().downcast_ref::<ArrayMap>()?;
-        Some(ArrayLayout {
-            values: array.plane_base(0)? as u64,
-            stride: u32::try_from(array.elem_size()).ok()?,
-            max_entries: def.max_entries,
-        })
-    }
-
-    fn prog_array(&self, index: u32) -> Option<u32> {
-        let m = self.maps.get(index as usize)?;
-        m.map.as_any().downcast_ref::<ProgArray>()?;
-        Some(m.map.def().max_entries)
-    }
-}
-
 /// The median time of one `compile` of `prog`'s verified form, over
 /// `rounds` batches of [`BATCH`] calls.
 fn compile_time(prog: &XdpProgram, rounds: usize) -> Result<Duration, String> {
     let allocator = PackAllocator::global();
-    let runtime = StandIn { maps: prog.maps() };
+    let runtime = XdpRuntime::new(prog.maps());
     let v = prog.verification();
-    let size = rxdp_jit::x86_64::compile(v, &runtime)
-        .map_err(|e| format!("the stand-in runtime does not compile it: {e}"))?
-        .code_size();
-    if Some(size) != prog.native_size() {
-        return Err(format!(
-            "the stand-in runtime makes {size} bytes, the XDP runtime {:?}",
-            prog.native_size()
-        ));
-    }
     let mut samples = Vec::with_capacity(rounds.max(1));
     for _ in 0..rounds.max(1) {
         let mut images = Vec::with_capacity(BATCH as usize);

@@ -98,9 +98,18 @@ impl<'a> NativeCaller<XdpEnv<'a>> for JitCaller {
 }
 
 /// What XDP programs are compiled against: the helpers' native entries and
-/// the program's arrays.
-pub(crate) struct XdpRuntime<'m> {
-    pub(crate) maps: &'m MapTable,
+/// the program's arrays and prog arrays. Loading compiles every program
+/// with it; benchmarks and tools compiling a program's verified form again
+/// use it too.
+pub struct XdpRuntime<'m> {
+    maps: &'m MapTable,
+}
+
+impl<'m> XdpRuntime<'m> {
+    /// The runtime of a program whose maps are `maps`.
+    pub fn new(maps: &'m MapTable) -> XdpRuntime<'m> {
+        XdpRuntime { maps }
+    }
 }
 
 impl Runtime for XdpRuntime<'_> {

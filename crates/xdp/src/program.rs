@@ -129,7 +129,7 @@ impl XdpProgram {
     ) -> Result<XdpProgram, LoadError> {
         let verified = rxdp_verifier::verify(insns, &xdp, &*maps, opts)?;
         let interp = Interpreter::new(&verified.insns)?;
-        let jit = rxdp_jit::x86_64::compile(&verified, &XdpRuntime { maps: &maps });
+        let jit = rxdp_jit::x86_64::compile(&verified, &XdpRuntime::new(&maps));
         let site_arrays = crate::native::site_arrays(&jit, &maps);
         let code = Arc::new(Code {
             site_arrays,
