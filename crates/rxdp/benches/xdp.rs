@@ -30,8 +30,10 @@
 //!
 //! Groups: `drop` (`examples/xdp_drop.s`, `r0 = 1; exit`), `parse`
 //! (`examples/parse_udp.s`, Ethernet/IPv4/UDP parse with every bounds
-//! check) and `map_counter` (`examples/count_proto.s`, a parse and an
-//! array map increment; rbpf has no maps, so it is not run there). Before
+//! check), `map_counter` (`examples/count_proto.s`, a parse and an
+//! array map increment; rbpf has no maps, so it is not run there) and
+//! `subprog` (`examples/subprog.s`, the IPv4 parse in a bpf-to-bpf
+//! subprogram). Before
 //! timing, each group checks that every runtime returns the same verdict.
 //!
 //! Tail calls (`rxdp_interp`, `rxdp_jit`, `kernel_test_run`; rbpf has no
@@ -76,7 +78,7 @@ struct Case {
     rbpf: bool,
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     Case {
         group: "drop",
         src: include_str!("../../../examples/xdp_drop.s"),
@@ -91,6 +93,11 @@ const CASES: [Case; 3] = [
         group: "map_counter",
         src: include_str!("../../../examples/count_proto.s"),
         rbpf: false,
+    },
+    Case {
+        group: "subprog",
+        src: include_str!("../../../examples/subprog.s"),
+        rbpf: true,
     },
 ];
 

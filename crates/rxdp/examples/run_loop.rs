@@ -12,7 +12,8 @@
 //! `rxdp_checked`, `rxdp_jit`, `rbpf_interp`, `rbpf_jit` (the same calls as
 //! `benches/xdp.rs`; `rxdp_jit` refuses a program the JIT did not compile
 //! rather than count the interpreter). Programs: `drop`, `parse`,
-//! `map_counter` (not on rbpf: no maps).
+//! `map_counter` (not on rbpf: no maps), `subprog` (the parse in a
+//! bpf-to-bpf subprogram).
 
 use rxdp_isa::asm::assemble;
 use rxdp_xdp::{Engine, XdpBuff, XdpContext, XdpProgram, sample};
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
     let [runtime, program, runs] = args.as_slice() else {
         eprintln!(
             "usage: run_loop rxdp_interp|rxdp_checked|rxdp_jit|rbpf_interp|rbpf_jit \
-             drop|parse|map_counter RUNS"
+             drop|parse|map_counter|subprog RUNS"
         );
         return ExitCode::FAILURE;
     };
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         "drop" => include_str!("../../../examples/xdp_drop.s"),
         "parse" => include_str!("../../../examples/parse_udp.s"),
         "map_counter" => include_str!("../../../examples/count_proto.s"),
+        "subprog" => include_str!("../../../examples/subprog.s"),
         other => {
             eprintln!("unknown program {other}");
             return ExitCode::FAILURE;
