@@ -35,7 +35,7 @@ mod verifier_log;
 pub use btf::KernelBtf;
 pub use error::{Errno, Error, LoadError, Unavailable};
 pub use map::{Entry, KernelMap, is_percpu, possible_cpus};
-pub use object::{MapCreateError, create_maps, obj_name};
+pub use object::{MapCreateError, create_asm_maps, create_maps, obj_name};
 pub use probe::{available, unavailable_helper};
 pub use prog::{
     KernelProg, LoadOptions, ProgInfo, TestRun, XDP_MAX_FRAME, XDP_MAX_LINEAR, pin_current_thread,

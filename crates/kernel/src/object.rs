@@ -67,6 +67,30 @@ pub fn create_maps(defs: &[MapDef]) -> Result<Vec<KernelMap>, MapCreateError> {
         .collect()
 }
 
+/// Creates the maps an assembled program declares (`.map` lines,
+/// [`rxdp_isa::asm::MapDecl`]) in the kernel, in declaration order (so that
+/// their fds, in order, are the `fd_array` its `map[i]` loads refer to),
+/// named by [`obj_name`]. On an error the maps created so far are closed.
+pub fn create_asm_maps(decls: &[rxdp_isa::asm::MapDecl]) -> Result<Vec<KernelMap>, MapCreateError> {
+    decls
+        .iter()
+        .map(|d| {
+            KernelMap::create(
+                d.map_type,
+                d.key_size,
+                d.value_size,
+                d.max_entries,
+                d.flags,
+                &obj_name(&d.name),
+            )
+            .map_err(|error| MapCreateError {
+                map: d.name.clone(),
+                error,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

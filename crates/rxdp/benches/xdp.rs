@@ -252,21 +252,7 @@ fn bench_kernel(
     packet: &[u8],
     expected: u32,
 ) {
-    let maps: Vec<KernelMap> = asm
-        .maps
-        .iter()
-        .map(|d| {
-            KernelMap::create(
-                d.map_type,
-                d.key_size,
-                d.value_size,
-                d.max_entries,
-                d.flags,
-                &d.name,
-            )
-            .expect("kernel map")
-        })
-        .collect();
+    let maps = rxdp_kernel::create_asm_maps(&asm.maps).expect("kernel maps");
     let fds: Vec<RawFd> = maps.iter().map(KernelMap::fd).collect();
     let opts = LoadOptions {
         fd_array: &fds,

@@ -194,21 +194,7 @@ fn asm_subject(file: &str, src: &str, kernel: bool) -> Result<Subject, String> {
 
 /// `jited_prog_len` of `asm` loaded in the kernel with fresh maps.
 fn kernel_asm_len(asm: &Assembled) -> Result<u32, String> {
-    let maps = asm
-        .maps
-        .iter()
-        .map(|d| {
-            KernelMap::create(
-                d.map_type,
-                d.key_size,
-                d.value_size,
-                d.max_entries,
-                d.flags,
-                &obj_name(&d.name),
-            )
-            .map_err(|e| format!("map {}: {e}", d.name))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let maps = rxdp_kernel::create_asm_maps(&asm.maps).map_err(|e| e.to_string())?;
     let fds: Vec<RawFd> = maps.iter().map(KernelMap::fd).collect();
     let opts = LoadOptions {
         fd_array: &fds,

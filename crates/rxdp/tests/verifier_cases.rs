@@ -483,19 +483,7 @@ fn kernel_load_unpriv(insns: &[Insn], fds: &[RawFd]) -> Result<Said, String> {
 }
 
 fn create_kernel_maps(maps: &[MapDecl]) -> Result<Vec<KernelMap>, String> {
-    maps.iter()
-        .map(|d| {
-            KernelMap::create(
-                d.map_type,
-                d.key_size,
-                d.value_size,
-                d.max_entries,
-                d.flags,
-                &d.name,
-            )
-            .map_err(|e| format!("kernel map {}: {e}", d.name))
-        })
-        .collect()
+    rxdp_kernel::create_asm_maps(maps).map_err(|e| format!("kernel {e}"))
 }
 
 /// Checks a case against the kernel; appends what differs to `fails`.

@@ -157,20 +157,7 @@ pub fn load_kernel(
     insns: &[Insn],
     maps: &[MapDecl],
 ) -> Result<(KernelProg, Vec<KernelMap>), String> {
-    let kmaps: Vec<KernelMap> = maps
-        .iter()
-        .map(|d| {
-            KernelMap::create(
-                d.map_type,
-                d.key_size,
-                d.value_size,
-                d.max_entries,
-                d.flags,
-                &d.name,
-            )
-            .unwrap()
-        })
-        .collect();
+    let kmaps = rxdp_kernel::create_asm_maps(maps).map_err(|e| e.to_string())?;
     let fds: Vec<RawFd> = kmaps.iter().map(|m| m.fd()).collect();
     let raw = rxdp_isa::encode_raw(insns);
     let opts = LoadOptions {
