@@ -6,9 +6,10 @@
 //! `r1..r5` in place and the run's [`RunCtx`] (whose `env` is the
 //! runner's [`XdpEnv`]) in r12; the entry, two instructions, moves it to
 //! the sixth argument register and jumps to a Rust function of the
-//! helper's, so that no call site spends bytes on it. The entry runs the same helper function the interpreter
-//! calls, with a [`HelperCtx::native`] whose callbacks are calls of
-//! compiled code ([`rxdp_jit::x86_64::call_subprogram`]).
+//! helper's, so that no call site spends bytes on it. That function runs
+//! the same helper function the interpreter calls, with a
+//! [`HelperCtx::native`] whose callbacks are calls of compiled code
+//! ([`rxdp_jit::x86_64::call_subprogram`]).
 //!
 //! A helper that fails (an error the verifier cannot rule out, such as a
 //! `bpf_trace_printk` string no check proved readable) cannot stop
@@ -19,13 +20,12 @@
 //!
 //! [`Helper::native`]: crate::helpers::Helper::native
 
-use crate::helpers::{HELPERS, HelperFn, XdpEnv};
+use crate::helpers::{HelperFn, XdpEnv};
 use crate::maps::MapTable;
 use crate::program::Code;
 use rxdp_interp::{Fault, HelperCtx, HelperError, NativeCaller, Region, RegionKind};
 use rxdp_jit::x86_64::{ArrayLayout, JitImage, RunCtx, Runtime, Unsupported, call_subprogram};
-use rxdp_maps::{ArrayMap, map_type};
-use rxdp_maps::{MapError, PokeTracker, ProgArray};
+use rxdp_maps::{ArrayMap, Map, MapError, PokeTracker, ProgArray, map_type};
 use std::sync::Arc;
 
 /// A helper's native entry, what compiled code calls: `r1..r5` in the
@@ -114,10 +114,7 @@ impl<'m> XdpRuntime<'m> {
 
 impl Runtime for XdpRuntime<'_> {
     fn helper(&self, id: u32) -> Option<u64> {
-        HELPERS
-            .iter()
-            .find(|h| h.id == id)
-            .map(|h| h.native as usize as u64)
+        crate::helpers::helper(id).map(|h| h.native as usize as u64)
     }
 
     fn array(&self, index: u32) -> Option<ArrayLayout> {
@@ -135,9 +132,7 @@ impl Runtime for XdpRuntime<'_> {
     }
 
     fn prog_array(&self, index: u32) -> Option<u32> {
-        let m = self.maps.get(index as usize)?;
-        m.map.as_any().downcast_ref::<ProgArray>()?;
-        Some(m.map.def().max_entries)
+        prog_array(self.maps, index).map(|a| a.def().max_entries)
     }
 }
 

@@ -34,7 +34,7 @@ pub struct XdpRunner<'p> {
     /// Whether the native code calls helpers (other than lookups compiled
     /// inline) or tail-calls: only then do its runs set up the helpers'
     /// environment.
-    calls_helpers: bool,
+    uses_run: bool,
     /// Everything helpers see but the frame, built once: a run only points
     /// it at its frame.
     env: XdpEnv<'p>,
@@ -57,7 +57,7 @@ impl XdpProgram {
             prog: self,
             interp: self.interp(),
             native,
-            calls_helpers: self.jit().map_or(true, JitImage::uses_run),
+            uses_run: self.jit().map_or(true, JitImage::uses_run),
             env: XdpEnv::new(self.maps(), 0, world, args, track),
             stack,
             engine,
@@ -139,7 +139,7 @@ impl<'p> XdpRunner<'p> {
     /// runner's stack and keep their capacity from one run to the next.
     #[inline(always)]
     pub fn run(&mut self, buff: &mut XdpBuff) -> Result<u32, Fault> {
-        if let (Some(entry), false) = (self.native, self.calls_helpers) {
+        if let (Some(entry), false) = (self.native, self.uses_run) {
             // Native code that calls nothing needs nothing but the frame.
             let ctx: *mut XdpContext = buff.ctx_mut();
             // SAFETY: as in `run_native`; no helper (nor tail call) reads
